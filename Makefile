@@ -1,0 +1,46 @@
+# The two commands of the README:  make run  |  make test
+# Everything else here is what they are made of; `make help` lists it.
+PYTHON ?= python3
+VENV := .venv
+INSTALLED := $(VENV)/.installed
+KAFKA := infra/kafka/kafka.sh
+
+.PHONY: help run test unit kafka-fetch kafka-start kafka-stop topics clean
+
+help:
+	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
+	@echo "make test     run every test (unit and integration, against a real Kafka started for the run)"
+	@echo "make unit     run the unit tests only (no Kafka)"
+	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
+	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
+
+# Install into a local virtual environment, again only when pyproject.toml changes.
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+run: $(INSTALLED)
+	@scripts/run.sh
+
+test: $(INSTALLED) kafka-fetch
+	$(VENV)/bin/pytest
+
+unit: $(INSTALLED)
+	$(VENV)/bin/pytest tests/unit
+
+kafka-fetch:
+	@$(KAFKA) fetch
+
+kafka-start:
+	@$(KAFKA) start
+
+kafka-stop:
+	@$(KAFKA) stop
+
+topics: $(INSTALLED)
+	$(VENV)/bin/faust -A app create-topics
+
+clean:
+	rm -rf $(VENV) .run var .pytest_cache

@@ -1,0 +1,14 @@
+"""The Tastemaker worker: ``faust -A app worker -l info``.
+
+Importing this package declares the whole app (topics, tables, agents, web views, CLI commands), which is
+what ``faust -A app`` needs to find them.
+"""
+
+from app.main import app, settings  # noqa: F401  (faust -A app looks up ``app.app``)
+from app import topics  # noqa: F401,E402
+from tables import event_counts  # noqa: F401,E402
+from agents import user_router, event_counter  # noqa: F401,E402
+from app.web import health, profiles  # noqa: F401,E402
+from app import commands  # noqa: F401,E402
+
+__all__ = ["app", "settings"]

@@ -1,0 +1,47 @@
+"""The Faust app object and its configuration.
+
+Everything a worker needs is declared at import: topics in ``app.topics``, tables in ``tables/``, agents in
+``agents/`` and HTTP views in ``app.web``; ``app/__init__.py`` imports them so ``faust -A app`` sees them all.
+"""
+
+from __future__ import annotations
+
+import faust
+
+from app.settings import Settings
+
+settings = Settings.from_env()
+
+
+class TastemakerApp(faust.App):
+    async def on_first_start(self) -> None:
+        settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust's own mkdir is not recursive
+        await super().on_first_start()
+        # Create every topic with its partition count before anything subscribes: the broker must never
+        # auto-create one with its own default (a source/changelog partition mismatch crashes agents).
+        from app.kafka_admin import ensure_topics, topic_specs
+
+        await ensure_topics(settings.bootstrap_servers, topic_specs(self))
+
+
+app = TastemakerApp(
+    settings.app_id,
+    broker=settings.broker,
+    store=settings.store,
+    datadir=str(settings.datadir),
+    topic_partitions=settings.partitions,
+    topic_replication_factor=settings.replication,
+    # Keys are plain strings and values JSON without Faust's __faust metadata, so that any Kafka client
+    # can read and write Tastemaker's topics.
+    key_serializer="raw",
+    value_serializer="json",
+    web_port=settings.web_port,
+    web_bind=settings.web_bind,
+    web_host=settings.web_host,
+    canonical_url=settings.canonical_url,
+    broker_session_timeout=settings.session_timeout,
+    broker_heartbeat_interval=max(settings.session_timeout / 10, 0.3),
+    # A worker answers its first requests only after joining: Faust's 60 s rebalance timeout makes a
+    # restarted worker wait a full minute for a peer that died; the session timeout is the real bound.
+    broker_rebalance_timeout=max(settings.session_timeout * 2, 10.0),
+)

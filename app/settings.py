@@ -1,0 +1,108 @@
+"""Worker settings, read once from environment variables.
+
+Every setting has a default that runs a single local worker against a local broker; the README's
+configuration table lists the same names, defaults and meanings. A malformed value stops the worker at
+start with a message naming the variable, instead of surfacing later as an obscure Kafka or Faust error.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+
+class SettingsError(ValueError):
+    """A configuration variable holds a value Tastemaker cannot use."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    #: Kafka bootstrap servers as Faust URLs, ``kafka://host:port``; several separated by ``;``.
+    broker: str = "kafka://127.0.0.1:9092"
+    #: Faust app id: the consumer group, and the prefix of changelog and repartition topics.
+    app_id: str = "tastemaker"
+    #: Prepended to every topic name Tastemaker reads or writes (inputs and outputs too).
+    topic_prefix: str = ""
+    #: Root of the worker's local state; the app keeps its RocksDB tables under ``<data_dir>/<app_id>``.
+    data_dir: Path = Path("var/data")
+    #: Faust table store: ``rocksdb://`` (RocksDB via rocksdict) or ``memory://``.
+    store: str = "rocksdb://"
+    #: Partitions of every topic Tastemaker creates; the unit of scale-out (workers <= partitions).
+    partitions: int = 8
+    #: Replication factor of every topic Tastemaker creates (3 on a production cluster).
+    replication: int = 1
+    #: Port, bind address and advertised host name of the worker's HTTP server. Peers forward requests
+    #: to ``http://<web_host>:<web_port>``, so web_host must be reachable from the other workers.
+    web_port: int = 6066
+    web_bind: str = "0.0.0.0"
+    web_host: str = "127.0.0.1"
+    #: Kafka consumer-group session timeout, seconds: how soon a dead worker's partitions move elsewhere.
+    session_timeout: float = 10.0
+
+    @property
+    def datadir(self) -> Path:
+        return self.data_dir / self.app_id
+
+    @property
+    def canonical_url(self) -> str:
+        return f"http://{self.web_host}:{self.web_port}"
+
+    @property
+    def bootstrap_servers(self) -> list[str]:
+        """The broker URL as aiokafka wants it: ``host:port`` items without the ``kafka://`` scheme."""
+        servers = []
+        for part in self.broker.replace(",", ";").split(";"):
+            part = part.strip()
+            if "://" in part:
+                part = part.split("://", 1)[1]
+            if part:
+                servers.append(part)
+        return servers
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
+        env = os.environ if env is None else env
+        defaults = cls()
+
+        def text(var: str, default: str) -> str:
+            value = env.get(var, default).strip()
+            if not value:
+                raise SettingsError(f"{var} must not be empty")
+            return value
+
+        def number(var: str, default: float, kind: type, minimum: float) -> float:
+            raw = env.get(var)
+            if raw is None:
+                return default
+            try:
+                value = kind(raw)
+            except ValueError:
+                raise SettingsError(f"{var}={raw!r} is not a {kind.__name__}") from None
+            if value < minimum:
+                raise SettingsError(f"{var}={raw!r} must be at least {minimum}")
+            return value
+
+        store = text("TASTEMAKER_STORE", defaults.store)
+        if store.split("://", 1)[0] not in ("rocksdb", "memory"):
+            raise SettingsError(f"TASTEMAKER_STORE={store!r} must be rocksdb:// or memory://")
+        settings = cls(
+            broker=text("TASTEMAKER_BROKER", defaults.broker),
+            app_id=text("TASTEMAKER_APP_ID", defaults.app_id),
+            topic_prefix=env.get("TASTEMAKER_TOPIC_PREFIX", defaults.topic_prefix).strip(),
+            data_dir=Path(text("TASTEMAKER_DATA_DIR", str(defaults.data_dir))),
+            store=store,
+            partitions=number("TASTEMAKER_PARTITIONS", defaults.partitions, int, 1),
+            replication=number("TASTEMAKER_REPLICATION", defaults.replication, int, 1),
+            web_port=number("TASTEMAKER_WEB_PORT", defaults.web_port, int, 1),
+            web_bind=text("TASTEMAKER_WEB_BIND", defaults.web_bind),
+            web_host=text("TASTEMAKER_WEB_HOST", defaults.web_host),
+            session_timeout=number("TASTEMAKER_SESSION_TIMEOUT", defaults.session_timeout, float, 1),
+        )
+        if not settings.bootstrap_servers:
+            raise SettingsError(f"TASTEMAKER_BROKER={settings.broker!r} names no host:port")
+        return settings

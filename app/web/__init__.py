@@ -1,0 +1,1 @@
+"""HTTP views on the worker's Faust web server (aiohttp)."""

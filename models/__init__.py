@@ -1,0 +1,1 @@
+"""Records that travel on topics (``faust.Record`` types, JSON without Faust metadata)."""

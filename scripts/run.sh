@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# `make run`: one Tastemaker worker with its web server, and a local Kafka when no broker is configured.
+# Ctrl-C stops the worker and the Kafka this script started (a broker you configured is left alone).
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+
+venv=.venv/bin
+started_kafka=""
+worker_pid=""
+
+cleanup() {
+  trap - EXIT INT TERM
+  if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
+    kill -TERM "$worker_pid" 2>/dev/null || true
+    wait "$worker_pid" 2>/dev/null || true
+  fi
+  if [ -n "$started_kafka" ]; then infra/kafka/kafka.sh stop; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+if [ -z "${TASTEMAKER_BROKER:-}" ]; then
+  export KAFKA_PORT=${KAFKA_PORT:-9092}
+  if ! infra/kafka/kafka.sh status >/dev/null 2>&1; then started_kafka=1; fi
+  infra/kafka/kafka.sh start
+  export TASTEMAKER_BROKER="kafka://127.0.0.1:$KAFKA_PORT"
+fi
+web_port=${TASTEMAKER_WEB_PORT:-6066}
+web_host=${TASTEMAKER_WEB_HOST:-127.0.0.1}
+
+"$venv/faust" -A app create-topics
+"$venv/faust" -A app worker -l info &
+worker_pid=$!
+
+# Print the URLs once the worker serves (GET /health answers 200).
+for _ in $(seq 240); do
+  if ! kill -0 "$worker_pid" 2>/dev/null; then wait "$worker_pid"; exit $?; fi
+  if curl -fsS -o /dev/null "http://$web_host:$web_port/health" 2>/dev/null; then
+    cat <<MSG
+
+  Tastemaker is running.
+    broker         $TASTEMAKER_BROKER
+    health         http://$web_host:$web_port/health
+    profiles       http://$web_host:$web_port/profiles/{user_id}
+  Send events to the clickstream topic (see README). Ctrl-C stops everything started here.
+
+MSG
+    break
+  fi
+  sleep 0.5
+done
+wait "$worker_pid"
