@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import faust
 
+from app import faust_patches
 from app.settings import Settings
+
+faust_patches.apply()
 
 settings = Settings.from_env()
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import pytest
 
 from tests.integration.test_pipeline import page_view, wait_count
@@ -14,13 +16,18 @@ pytestmark = pytest.mark.integration
 async def test_worker_runs_against_a_broker_given_only_its_url(broker, tmp_path):
     # Defaults for everything but the broker (and a free web port, so a developer's own worker on 6066
     # does not answer instead); relative data dir under a fresh working directory.
-    worker = WorkerProcess("only-url", {"TASTEMAKER_BROKER": broker}, data_dir=tmp_path / "var", log_path=tmp_path / "w.log", cwd=tmp_path)
+    worker = WorkerProcess(
+        "only-url", {"TASTEMAKER_BROKER": broker}, data_dir=tmp_path / "var", log_path=tmp_path / "w.log", cwd=tmp_path
+    )
     worker.env.pop("TASTEMAKER_DATA_DIR")
     worker.start()
     try:
         await worker.wait_ready()
-        await produce(broker, "clickstream", [page_view("dora", n) for n in range(2)])
-        assert await wait_count(worker, "dora", 2) == 2
+        # Default topic names and app id: on a broker kept across test runs they hold earlier runs' events,
+        # so this run's user is new.
+        user = f"dora-{uuid.uuid4().hex[:8]}"
+        await produce(broker, "clickstream", [page_view(user, n) for n in range(2)])
+        assert await wait_count(worker, user, 2) == 2
         assert (tmp_path / "var" / "data" / "tastemaker").is_dir()
     finally:
         worker.stop()
