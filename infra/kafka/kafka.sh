@@ -42,7 +42,7 @@ fetch() {
   command -v java >/dev/null || { say "Java 17+ is needed to run the broker"; exit 1; }
   say "fetching Apache Kafka $KAFKA_VERSION from Maven Central into $libs"
   rm -rf "$libs" && mkdir -p "$libs"
-  mvn -q -B -f "$here/pom.xml" dependency:copy-dependencies \
+  mvn -q -B -Dstyle.color=never -f "$here/pom.xml" dependency:copy-dependencies \
     -DoutputDirectory="$libs" -DincludeScope=runtime >&2
   touch "$libs/.complete"
 }
