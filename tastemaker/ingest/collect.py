@@ -1,0 +1,66 @@
+"""From a message received over HTTP to the record put on an input topic.
+
+    message (Segment spec) ──validate──▶ Invalid(field, reason)            -> listed in the 4xx / batch answer
+                           ──accept────▶ Accepted(topic, key, value bytes) -> produced by the collector view
+
+Accepting fills what a Segment library would (``messageId``), records when and from which source it
+arrived (``receivedAt``, ``source``), corrects the event time for device clock skew (``timestamp``,
+keeping the device's own as ``originalTimestamp``), anonymizes the IP, and drops the write key.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import orjson
+
+from tastemaker.ingest.event_time import corrected_timestamp, format_iso
+from tastemaker.ingest.privacy import anonymize_ip
+from tastemaker.ingest.routing import Router
+from tastemaker.ingest.segment_schema import Invalid, validate
+
+MAX_MESSAGE_BYTES = 32 * 1024  # Segment's limit per message
+MAX_BATCH_BYTES = 500 * 1024  # Segment's limit per request body
+
+
+@dataclass(frozen=True)
+class Accepted:
+    topic: str
+    key: str
+    value: bytes
+    message_id: str
+
+
+def accept(
+    message: Any, *, source: str, received_at: datetime, router: Router, client_ip: str | None = None
+) -> Accepted | Invalid:
+    problem = validate(message)
+    if problem is not None:
+        return problem
+    if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
+        return Invalid(None, f"message larger than {MAX_MESSAGE_BYTES // 1024} KB")
+    try:
+        happened = corrected_timestamp(message.get("timestamp"), message.get("sentAt"), received_at)
+    except ValueError:
+        field = "timestamp" if "timestamp" in message else "sentAt"
+        return Invalid(field, f"{field} is not a valid ISO-8601 date-time")
+
+    record = {k: v for k, v in message.items() if k != "writeKey"}
+    record.setdefault("messageId", str(uuid.uuid4()))
+    if "timestamp" in message:
+        record["originalTimestamp"] = message["timestamp"]
+    record["timestamp"] = format_iso(happened)
+    record["receivedAt"] = format_iso(received_at)
+    record["source"] = source
+    context = dict(record.get("context") or {})
+    ip = anonymize_ip(str(context["ip"]) if context.get("ip") else client_ip)
+    if ip:
+        context["ip"] = ip
+    else:
+        context.pop("ip", None)
+    record["context"] = context
+    key = str(record["userId"] if record.get("userId") not in (None, "") else record["anonymousId"])
+    return Accepted(router.topic_for(record), key, orjson.dumps(record), record["messageId"])

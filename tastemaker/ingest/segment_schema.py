@@ -1,0 +1,92 @@
+"""Validation of Segment-spec messages (track, page, screen, identify, alias, group).
+
+Library: fastjsonschema compiles the JSON Schema below into plain Python once, which validates a typical
+message in a few microseconds: the collector's 20,000 events/s goal leaves ~50 us per event for
+everything, and the reference ``jsonschema`` package spends far more than that per message.
+
+Segment's own libraries send ``userId`` as a string, some as a number; ``anonymousId`` the same. Every
+message must name somebody: ``userId`` or ``anonymousId`` (Segment rejects messages with neither).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import fastjsonschema
+
+ID = {"type": ["string", "integer"], "minLength": 1, "maxLength": 512}
+TEXT = {"type": "string", "maxLength": 1024}
+TIME = {"type": "string", "format": "date-time"}
+OBJECT = {"type": "object"}
+
+MESSAGE_TYPES = ("track", "page", "screen", "identify", "alias", "group")
+
+SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["type"],
+    "properties": {
+        "type": {"enum": list(MESSAGE_TYPES)},
+        "messageId": {"type": "string", "minLength": 1, "maxLength": 256},
+        "userId": ID,
+        "anonymousId": ID,
+        "previousId": ID,
+        "groupId": ID,
+        "event": {"type": "string", "minLength": 1, "maxLength": 512},
+        "name": TEXT,
+        "category": TEXT,
+        "timestamp": TIME,
+        "originalTimestamp": TIME,
+        "sentAt": TIME,
+        "context": OBJECT,
+        "properties": OBJECT,
+        "traits": OBJECT,
+        "integrations": OBJECT,
+    },
+    "anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}],
+    "allOf": [
+        {"if": {"required": ["type"], "properties": {"type": {"const": "track"}}}, "then": {"required": ["event"]}},
+        {"if": {"required": ["type"], "properties": {"type": {"const": "alias"}}}, "then": {"required": ["previousId", "userId"]}},
+        {"if": {"required": ["type"], "properties": {"type": {"const": "group"}}}, "then": {"required": ["groupId"]}},
+    ],
+}
+
+_validate = fastjsonschema.compile(SCHEMA)
+
+
+@dataclass(frozen=True)
+class Invalid:
+    """Why a message was refused: the field (dotted path, ``None`` for the whole message) and the reason."""
+
+    field: str | None
+    reason: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"field": self.field, "reason": self.reason}
+
+
+def validate(message: Any) -> Invalid | None:
+    """None when ``message`` is a valid Segment message, else the first problem found."""
+    if not isinstance(message, dict):
+        return Invalid(None, "a message must be a JSON object")
+    try:
+        _validate(message)
+    except fastjsonschema.JsonSchemaValueException as exc:
+        return _explain(exc, message)
+    return None
+
+
+def _explain(exc: fastjsonschema.JsonSchemaValueException, message: dict) -> Invalid:
+    # fastjsonschema names the failing value "data.<path>"; the anyOf/if-then rules fail on the whole
+    # message, where a person needs to be told which field is missing.
+    path = exc.name[len("data") :].lstrip(".") or None
+    if path is None:
+        if exc.rule == "anyOf":
+            return Invalid("userId", "userId or anonymousId is required")
+        if exc.rule == "required" and isinstance(exc.rule_definition, list):
+            missing = next((f for f in exc.rule_definition if f not in message), exc.rule_definition[0])
+            if missing == "type":
+                return Invalid("type", "type is required")
+            return Invalid(missing, f"{missing} is required for {message['type']} messages")
+    reason = exc.message.replace(exc.name, path or "message", 1)
+    return Invalid(path, reason)
