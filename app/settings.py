@@ -8,9 +8,12 @@ start with a message naming the variable, instead of surfacing later as an obscu
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
+
+from tastemaker.ingest.request_body import parse_write_keys
+from tastemaker.ingest.routing import RouteError, Router
 
 
 class SettingsError(ValueError):
@@ -40,6 +43,13 @@ class Settings:
     web_host: str = "127.0.0.1"
     #: Kafka consumer-group session timeout, seconds: how soon a dead worker's partitions move elsewhere.
     session_timeout: float = 10.0
+    #: Collector write keys and the source name each is bound to: ``key=source,key2=source2``. A secret:
+    #: set it in the environment, never in a file in the repository. Empty: the collector accepts nothing.
+    write_keys: str = field(default="", repr=False)
+    #: Origins allowed to post to the collector from a browser (CORS), comma-separated; ``*`` for any.
+    cors_origins: tuple[str, ...] = ()
+    #: Extra track-event routes, ``Event Name=topic;...`` (tastemaker/ingest/routing.py).
+    event_routes: str = ""
 
     @property
     def datadir(self) -> Path:
@@ -102,7 +112,18 @@ class Settings:
             web_bind=text("TASTEMAKER_WEB_BIND", defaults.web_bind),
             web_host=text("TASTEMAKER_WEB_HOST", defaults.web_host),
             session_timeout=number("TASTEMAKER_SESSION_TIMEOUT", defaults.session_timeout, float, 1),
+            write_keys=env.get("TASTEMAKER_WRITE_KEYS", ""),
+            cors_origins=tuple(o.strip() for o in env.get("TASTEMAKER_CORS_ORIGINS", "").split(",") if o.strip()),
+            event_routes=env.get("TASTEMAKER_EVENT_ROUTES", ""),
         )
+        try:
+            parse_write_keys(settings.write_keys)
+        except ValueError as exc:
+            raise SettingsError(f"TASTEMAKER_WRITE_KEYS: {exc}") from None
+        try:
+            Router.from_spec(settings.event_routes)
+        except RouteError as exc:
+            raise SettingsError(f"TASTEMAKER_EVENT_ROUTES: {exc}") from None
         if not settings.bootstrap_servers:
             raise SettingsError(f"TASTEMAKER_BROKER={settings.broker!r} names no host:port")
         return settings

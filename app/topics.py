@@ -19,6 +19,7 @@ def _topic(name: str, **options):
 clickstream = _topic(settings.topic("clickstream"), key_type=str, value_serializer="raw")
 purchase_events = _topic(settings.topic("purchase_events"), key_type=str, value_serializer="raw")
 engagement_metrics = _topic(settings.topic("engagement_metrics"), key_type=str, value_serializer="raw")
+identities = _topic(settings.topic("identities"), key_type=str, value_serializer="raw")  # identify, alias, group
 
 # Output for any subscriber: decisions keyed by person.
 personalization_decisions = _topic(settings.topic("personalization_decisions"), key_type=str)
@@ -28,4 +29,6 @@ events_by_user = _topic(
     f"{settings.app_id}-events-by-user", key_type=str, value_serializer="raw", internal=True
 )
 
-DECLARED = (clickstream, purchase_events, engagement_metrics, personalization_decisions, events_by_user)
+INPUTS = {t.get_topic_name(): t for t in (clickstream, purchase_events, engagement_metrics, identities)}
+
+DECLARED = (*INPUTS.values(), personalization_decisions, events_by_user)

@@ -37,11 +37,14 @@ class Accepted:
 def accept(
     message: Any, *, source: str, received_at: datetime, router: Router, client_ip: str | None = None
 ) -> Accepted | Invalid:
+    if isinstance(message, dict):
+        # Segment's libraries send absent ids as null ("userId": null); null means absent.
+        message = {k: v for k, v in message.items() if v is not None}
     problem = validate(message)
     if problem is not None:
         return problem
     if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
-        return Invalid(None, f"message larger than {MAX_MESSAGE_BYTES // 1024} KB")
+        return Invalid(None, f"message larger than {MAX_MESSAGE_BYTES // 1024} KB", status=413)
     try:
         happened = corrected_timestamp(message.get("timestamp"), message.get("sentAt"), received_at)
     except ValueError:

@@ -60,6 +60,8 @@ class Invalid:
 
     field: str | None
     reason: str
+    #: The HTTP status a single-message request gets for it (413 for a message over the size limit).
+    status: int = 400
 
     def as_json(self) -> dict[str, Any]:
         return {"field": self.field, "reason": self.reason}

@@ -115,6 +115,13 @@ def test_accept_keys_by_user_id_and_uses_the_client_address_when_none_is_given()
 
 def test_accept_refuses_oversized_and_unparseable_times():
     big = {"type": "track", "userId": "u", "event": "E", "properties": {"blob": "x" * MAX_MESSAGE_BYTES}}
-    assert accept(big, source="web", received_at=NOW, router=Router()) == Invalid(None, "message larger than 32 KB")
+    assert accept(big, source="web", received_at=NOW, router=Router()) == Invalid(None, "message larger than 32 KB", 413)
     bad_day = {"type": "track", "userId": "u", "event": "E", "timestamp": "2026-02-31T00:00:00Z"}
     assert accept(bad_day, source="web", received_at=NOW, router=Router()).field == "timestamp"
+
+
+def test_null_fields_count_as_absent():
+    # Segment's Python library sends {"userId": null, "anonymousId": "a"} for anonymous page views.
+    accepted = accept({"type": "page", "userId": None, "anonymousId": "a", "name": None}, source="s", received_at=NOW, router=Router())
+    assert isinstance(accepted, Accepted) and accepted.key == "a"
+    assert "userId" not in orjson.loads(accepted.value)
