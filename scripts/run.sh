@@ -25,6 +25,8 @@ if [ -z "${TASTEMAKER_BROKER:-}" ]; then
   infra/kafka/kafka.sh start
   export TASTEMAKER_BROKER="kafka://127.0.0.1:$KAFKA_PORT"
 fi
+# A development write key for the collector, so events can be sent at once (README). Never use it in production.
+export TASTEMAKER_WRITE_KEYS=${TASTEMAKER_WRITE_KEYS:-dev-write-key=development}
 web_port=${TASTEMAKER_WEB_PORT:-6066}
 web_host=${TASTEMAKER_WEB_HOST:-127.0.0.1}
 
@@ -42,7 +44,10 @@ for _ in $(seq 240); do
     broker         $TASTEMAKER_BROKER
     health         http://$web_host:$web_port/health
     profiles       http://$web_host:$web_port/profiles/{user_id}
-  Send events to the clickstream topic (see README). Ctrl-C stops everything started here.
+    collector      http://$web_host:$web_port/v1/track (and /v1/page, /v1/identify, /v1/batch, ...)
+  Try: curl -u dev-write-key: -H 'Content-Type: application/json' \\
+         -d '{"userId":"alice","event":"Product Viewed"}' http://$web_host:$web_port/v1/track
+  Ctrl-C stops everything started here.
 
 MSG
     break
