@@ -1,25 +1,29 @@
 """Every topic Tastemaker reads or writes, with its partition count.
 
 Inputs and outputs carry the configured topic prefix; internal topics carry the app id, as Faust's own
-changelog topics do. ``app.kafka_admin.topic_specs`` turns this list (plus the tables' changelogs) into
+changelog topics do. ``app.kafka_admin.topic_specs`` turns ``DECLARED`` (plus the tables' changelogs) into
 what is created at worker start and by ``faust -A app create-topics``.
 """
 
 from __future__ import annotations
 
 from app.main import app, settings
+from tastemaker.ingest.routing import INPUT_TOPICS
 
 
-def _topic(name: str, **options):
-    return app.topic(name, partitions=settings.partitions, replicas=settings.replication, **options)
+def _topic(*names: str, **options):
+    return app.topic(*names, partitions=settings.partitions, replicas=settings.replication, **options)
 
 
-# Inputs, written by the collector or by any Kafka producer: JSON values, read as bytes so that a record
-# that is not valid JSON reaches our own code instead of being dropped by Faust's decoder.
-clickstream = _topic(settings.topic("clickstream"), key_type=str, value_serializer="raw")
-purchase_events = _topic(settings.topic("purchase_events"), key_type=str, value_serializer="raw")
-engagement_metrics = _topic(settings.topic("engagement_metrics"), key_type=str, value_serializer="raw")
-identities = _topic(settings.topic("identities"), key_type=str, value_serializer="raw")  # identify, alias, group
+# Inputs, written by the collector or by any Kafka producer: clickstream, purchase_events,
+# engagement_metrics, identities. JSON values, read as bytes so that a record that is not valid JSON
+# reaches our own code (and the dead-letter topic) instead of being dropped by Faust's decoder.
+INPUTS = {name: _topic(name, key_type=str, value_serializer="raw") for name in map(settings.topic, INPUT_TOPICS)}
+# The same topics as one channel, for the agent that reads them all.
+all_inputs = _topic(*INPUTS, key_type=str, value_serializer="raw")
+
+# Records refused by the stream stage: the original bytes; reason, field and source position in headers.
+dead_letter = _topic(settings.topic("dead_letter"), value_serializer="raw")
 
 # Output for any subscriber: decisions keyed by person.
 personalization_decisions = _topic(settings.topic("personalization_decisions"), key_type=str)
@@ -29,6 +33,4 @@ events_by_user = _topic(
     f"{settings.app_id}-events-by-user", key_type=str, value_serializer="raw", internal=True
 )
 
-INPUTS = {t.get_topic_name(): t for t in (clickstream, purchase_events, engagement_metrics, identities)}
-
-DECLARED = (*INPUTS.values(), personalization_decisions, events_by_user)
+DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, events_by_user)

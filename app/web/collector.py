@@ -14,7 +14,6 @@ from datetime import datetime, timezone
 from faust.web import ResourceOptions, View
 
 from app.main import app, settings
-from app.topics import INPUTS
 from tastemaker.ingest.collect import MAX_BATCH_BYTES, Accepted, accept
 from tastemaker.ingest.request_body import Refused, decode_body, parse_write_keys, write_key_source
 from tastemaker.ingest.routing import Router
@@ -56,9 +55,7 @@ async def _read(request) -> tuple[object, str]:
 
 async def _produce(records: list[Accepted]) -> None:
     sends = [
-        await app.producer.send(
-            INPUTS[settings.topic(r.topic)].get_topic_name(), r.key.encode(), r.value, None, None, None
-        )
+        await app.producer.send(settings.topic(r.topic), r.key.encode(), r.value, None, None, None)
         for r in records
     ]
     await asyncio.gather(*sends)

@@ -84,3 +84,4 @@ async def health(web, request):
     facts = await worker_facts()
     verdict = assess(facts)
     return web.json(verdict.as_json(facts), status=verdict.http_status)
+

@@ -34,17 +34,39 @@ class Accepted:
     message_id: str
 
 
-def accept(
-    message: Any, *, source: str, received_at: datetime, router: Router, client_ip: str | None = None
-) -> Accepted | Invalid:
+TOO_LARGE = Invalid(None, f"message larger than {MAX_MESSAGE_BYTES // 1024} KB", status=413)
+
+
+def check(message: Any) -> dict | Invalid:
+    """The message, nulls removed, when it is a valid Segment message; else why it is not."""
     if isinstance(message, dict):
         # Segment's libraries send absent ids as null ("userId": null); null means absent.
         message = {k: v for k, v in message.items() if v is not None}
     problem = validate(message)
-    if problem is not None:
-        return problem
+    return message if problem is None else problem
+
+
+def inspect_record(raw: bytes | None) -> dict | Invalid:
+    """A record read from an input topic, as written by any producer: the message, or why it is refused."""
+    if not raw:
+        return Invalid(None, "empty record")
+    if len(raw) > MAX_MESSAGE_BYTES:
+        return TOO_LARGE
+    try:
+        message = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        return Invalid(None, f"not valid JSON ({exc.msg} at position {exc.pos})")
+    return check(message)
+
+
+def accept(
+    message: Any, *, source: str, received_at: datetime, router: Router, client_ip: str | None = None
+) -> Accepted | Invalid:
+    message = check(message)
+    if isinstance(message, Invalid):
+        return message
     if len(orjson.dumps(message)) > MAX_MESSAGE_BYTES:
-        return Invalid(None, f"message larger than {MAX_MESSAGE_BYTES // 1024} KB", status=413)
+        return TOO_LARGE
     try:
         happened = corrected_timestamp(message.get("timestamp"), message.get("sentAt"), received_at)
     except ValueError:

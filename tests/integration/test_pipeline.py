@@ -9,7 +9,7 @@ import shutil
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
-from tests.support.kafka import produce
+from tests.support.kafka import consume_all_with_headers, produce
 
 pytestmark = pytest.mark.integration
 
@@ -48,15 +48,34 @@ async def test_event_produced_with_plain_aiokafka_reaches_profile(deployment):
     assert body["error"]["field"] == "user_id"
 
 
-async def test_records_without_json_or_user_do_not_stop_the_worker(deployment):
+@pytest.mark.parametrize("input_topic", ["clickstream", "purchase_events", "engagement_metrics", "identities"])
+async def test_bad_records_on_each_input_topic_are_dead_lettered_and_the_rest_processed(deployment, input_topic):
     worker = deployment.worker("w1").start()
     await worker.wait_ready()
-    topic = deployment.topic("clickstream")
+    bad = [
+        (b"not json", "not valid JSON"),
+        (b"", "empty record"),
+        (b"[1, 2]", "a message must be a JSON object"),
+        (b'{"type": "page"}', "userId or anonymousId is required"),
+        (b'{"type": "track", "userId": {"id": 1}, "event": "E"}', "userId must be string or integer"),
+        (b'{"type": "track", "userId": "u", "event": "E", "timestamp": 12}', "timestamp must be string"),
+        (b'{"type": "page", "userId": "u", "p": "' + b"x" * 33_000 + b'"}', "message larger than 32 KB"),
+    ]
+    good = [page_view("erin", n) for n in range(3)]
+    # Valid events before, between and after the bad ones; one key, so one partition keeps their order.
+    records = [good[0], *[b for b, _ in bad[:4]], good[1], *[b for b, _ in bad[4:]], good[2]]
+    await produce(deployment.broker, deployment.topic(input_topic), records, key=b"erin")
 
-    await produce(deployment.broker, topic, [b"not json", b"", {"type": "page"}, [1, 2], page_view("bob", 1)])
-
-    assert await wait_count(worker, "bob", 1) == 1
+    assert await wait_count(worker, "erin", 3) == 3
     assert worker.running
+    letters = await consume_all_with_headers(deployment.broker, deployment.topic("dead_letter"))
+    assert [value for value, _ in letters] == [b for b, _ in bad]
+    for (value, headers), (_, reason) in zip(letters, bad):
+        assert reason in headers["tm-reason"].decode()
+        topic, partition, offset = headers["tm-source"].decode().rsplit(":", 2)
+        assert topic == deployment.topic(input_topic) and int(partition) >= 0 and int(offset) >= 0
+    status, stats = await worker.get_json("/stats/ingest")
+    assert stats["outcomes"]["dead_letter"] == len(bad) and stats["outcomes"]["accepted"] == 3
 
 
 @pytest.mark.parametrize("keep_rocksdb", [True, False], ids=["rocksdb-on-disk", "changelog-only"])

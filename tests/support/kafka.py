@@ -76,3 +76,22 @@ async def consume_all(broker: str, topic: str, timeout: float = 5.0) -> list[tup
                 records.extend((m.key, m.value) for m in messages)
     finally:
         await consumer.stop()
+
+
+async def consume_all_with_headers(broker: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes, dict[str, bytes]]]:
+    """(value, headers) of every record of ``topic``, in partition then offset order."""
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap(broker), auto_offset_reset="earliest", enable_auto_commit=False
+    )
+    await consumer.start()
+    records = []
+    try:
+        while True:
+            batch = await consumer.getmany(timeout_ms=int(timeout * 1000))
+            if not batch:
+                break
+            for messages in batch.values():
+                records.extend((m.partition, m.offset, m.value, dict(m.headers or ())) for m in messages)
+    finally:
+        await consumer.stop()
+    return [(value, headers) for _p, _o, value, headers in sorted(records, key=lambda r: (r[0], r[1]))]
