@@ -50,6 +50,8 @@ class Settings:
     cors_origins: tuple[str, ...] = ()
     #: Extra track-event routes, ``Event Name=topic;...`` (tastemaker/ingest/routing.py).
     event_routes: str = ""
+    #: Seconds within which a message with the same messageId from the same source is a duplicate.
+    dedup_window: float = 24 * 3600.0
 
     @property
     def datadir(self) -> Path:
@@ -115,6 +117,7 @@ class Settings:
             write_keys=env.get("TASTEMAKER_WRITE_KEYS", ""),
             cors_origins=tuple(o.strip() for o in env.get("TASTEMAKER_CORS_ORIGINS", "").split(",") if o.strip()),
             event_routes=env.get("TASTEMAKER_EVENT_ROUTES", ""),
+            dedup_window=number("TASTEMAKER_DEDUP_WINDOW", defaults.dedup_window, float, 1),
         )
         try:
             parse_write_keys(settings.write_keys)

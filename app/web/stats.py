@@ -1,11 +1,13 @@
-"""``GET /stats/ingest``: this worker's ingest outcomes since it started (accepted, dead-lettered by reason)."""
+"""``GET /stats/ingest``: this worker's outcomes since it started: accepted, dead-lettered (by reason),
+duplicate, counted."""
 
 from __future__ import annotations
 
-from agents.ingest import OUTCOMES
+from agents import event_counter, ingest
 from app.main import app, settings
 
 
 @app.page("/stats/ingest")
 async def ingest_stats(web, request):
-    return web.json({"worker": settings.canonical_url, "outcomes": dict(OUTCOMES)})
+    outcomes = {**ingest.OUTCOMES, **event_counter.OUTCOMES}
+    return web.json({"worker": settings.canonical_url, "outcomes": outcomes})

@@ -11,7 +11,7 @@ import orjson
 import pytest
 from segment.analytics import Client
 
-from tests.support.kafka import consume_all
+from tests.support.kafka import consume_all, produce
 from tests.support.worker import Deployment
 
 pytestmark = pytest.mark.integration
@@ -147,3 +147,28 @@ async def test_cors_allows_configured_origins_only(collector):
                          "Access-Control-Request-Headers": "content-type"},
             ) as response:
                 assert (response.headers.get("Access-Control-Allow-Origin") == origin) is allowed
+
+
+async def test_the_same_messages_sent_twice_are_counted_once(collector):
+    deployment, worker = collector
+    batch = [
+        {"type": "track", "userId": "twice", "event": "Product Viewed", "messageId": f"twice-{n}"} for n in range(3)
+    ]
+    for _ in range(2):  # a client retrying a batch whose answer it did not get
+        status, answer, _ = await post(worker, "/v1/batch", {"batch": batch})
+        assert (status, answer["accepted"]) == (200, 3)
+    # A direct producer resending one of them too.
+    await produce(deployment.broker, deployment.topic("clickstream"), [{**batch[0], "source": "web"}])
+    await produce(deployment.broker, deployment.topic("clickstream"), [{**batch[0], "messageId": "twice-new"}])
+
+    deadline = asyncio.get_running_loop().time() + 30
+    while asyncio.get_running_loop().time() < deadline:
+        status, body = await worker.get_json("/profiles/twice")
+        if status == 200 and body["event_count"] >= 4:
+            break
+        await asyncio.sleep(0.2)
+    await asyncio.sleep(2)
+    status, body = await worker.get_json("/profiles/twice")
+    assert body["event_count"] == 4  # 3 distinct messages from source "web", 1 without a source
+    _, stats = await worker.get_json("/stats/ingest")
+    assert stats["outcomes"]["duplicate"] >= 4

@@ -1,0 +1,17 @@
+"""First sighting of each (source, messageId), for deduplication within a window (tastemaker/dedup.py).
+
+Keyed by ``source:messageId`` but written from the per-user stream, so each entry lives in the partition of
+the user the message is about, where that user's duplicates arrive too. RocksDB's TTL drops entries some
+time after the window (at compaction); the window itself is enforced by the stored time.
+"""
+
+from app.main import app, settings
+from tables import SMALL_ROCKSDB
+
+seen_messages = app.Table(
+    "seen_messages",
+    default=None,
+    key_type=bytes,
+    help="(source, messageId) -> first seen time and input position, for the dedup window.",
+    options={**SMALL_ROCKSDB, "ttl": int(settings.dedup_window * 2)},
+)
