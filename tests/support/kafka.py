@@ -60,26 +60,9 @@ async def produce(broker: str, topic: str, values: Iterable[Any], key: bytes | N
     return sent
 
 
-async def consume_all(broker: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes | None, bytes]]:
-    """Every record of ``topic`` from the beginning, read until ``timeout`` passes without a new one."""
-    consumer = AIOKafkaConsumer(
-        topic, bootstrap_servers=bootstrap(broker), auto_offset_reset="earliest", enable_auto_commit=False
-    )
-    await consumer.start()
-    records = []
-    try:
-        while True:
-            batch = await consumer.getmany(timeout_ms=int(timeout * 1000))
-            if not batch:
-                return records
-            for messages in batch.values():
-                records.extend((m.key, m.value) for m in messages)
-    finally:
-        await consumer.stop()
-
-
-async def consume_all_with_headers(broker: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes, dict[str, bytes]]]:
-    """(value, headers) of every record of ``topic``, in partition then offset order."""
+async def _read_topic(broker: str, topic: str, timeout: float) -> list:
+    """Every record of ``topic`` from the beginning, read until ``timeout`` passes without a new one,
+    in partition then offset order."""
     consumer = AIOKafkaConsumer(
         topic, bootstrap_servers=bootstrap(broker), auto_offset_reset="earliest", enable_auto_commit=False
     )
@@ -91,7 +74,17 @@ async def consume_all_with_headers(broker: str, topic: str, timeout: float = 5.0
             if not batch:
                 break
             for messages in batch.values():
-                records.extend((m.partition, m.offset, m.value, dict(m.headers or ())) for m in messages)
+                records.extend(messages)
     finally:
         await consumer.stop()
-    return [(value, headers) for _p, _o, value, headers in sorted(records, key=lambda r: (r[0], r[1]))]
+    return sorted(records, key=lambda m: (m.partition, m.offset))
+
+
+async def consume_all(broker: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes | None, bytes]]:
+    """(key, value) of every record of ``topic``."""
+    return [(m.key, m.value) for m in await _read_topic(broker, topic, timeout)]
+
+
+async def consume_all_with_headers(broker: str, topic: str, timeout: float = 5.0) -> list[tuple[bytes, dict[str, bytes]]]:
+    """(value, headers) of every record of ``topic``."""
+    return [(m.value, dict(m.headers or ())) for m in await _read_topic(broker, topic, timeout)]
