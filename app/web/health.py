@@ -6,6 +6,7 @@ import asyncio
 import logging
 
 from aiokafka.admin import AIOKafkaAdminClient
+from mode import Service
 
 from app.main import app, settings
 from tastemaker.health import WorkerFacts, assess
@@ -56,6 +57,14 @@ class _KafkaProbe:
 
 
 _kafka = _KafkaProbe()
+
+
+@app.service
+class _CloseKafkaProbe(Service):
+    """Closes the probe's admin client when the worker stops."""
+
+    async def on_stop(self) -> None:
+        await _kafka._reset()
 _assignment_received = asyncio.Event()
 
 
