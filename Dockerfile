@@ -14,8 +14,7 @@ RUN groupadd --system --gid 10001 tastemaker \
  && install -d -o tastemaker -g tastemaker /var/lib/tastemaker
 
 WORKDIR /opt/tastemaker
-# Dependencies first, so a code change does not reinstall them (all pinned in pyproject.toml; every one
-# has a manylinux wheel for CPython 3.11, so no compiler is needed).
+# All dependencies are pinned in pyproject.toml and have manylinux wheels for CPython 3.11: no compiler.
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY agents ./agents

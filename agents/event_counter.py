@@ -12,7 +12,7 @@ from collections import Counter
 import orjson
 
 from app.main import app, settings
-from app.topics import events_by_user
+from app.topics import dead_letter, events_by_user
 from tables.event_counts import event_counts
 from tables.seen_messages import seen_messages
 from tastemaker import dedup
@@ -28,13 +28,26 @@ async def count_events(stream):
     async for event in stream.events():
         message = event.message
         header = (event.headers or {}).get(HEADER)
-        # A record written to this internal topic by anyone else is identified by its own position.
-        source = (
-            SourcePosition.decode(header)
-            if header
-            else SourcePosition(message.topic, message.partition, message.offset)
-        )
-        key = dedup.dedup_key(orjson.loads(event.value))
+        try:
+            # A record written to this internal topic by anyone else is identified by its own position.
+            source = (
+                SourcePosition.decode(header)
+                if header
+                else SourcePosition(message.topic, message.partition, message.offset)
+            )
+            body = orjson.loads(event.value)
+            key = dedup.dedup_key(body) if isinstance(body, dict) else None
+            if not event.key or not isinstance(body, dict):
+                raise ValueError("not a JSON object with a user key")
+        except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
+            await dead_letter.send(
+                key=None,
+                value=event.value or b"",
+                headers={"tm-reason": f"unreadable re-keyed record: {exc}".encode()[:200], "tm-field": b"",
+                         HEADER: f"{message.topic}:{message.partition}:{message.offset}".encode()},
+            )
+            OUTCOMES["dead_letter"] += 1
+            continue
         if key is not None:
             at = message.timestamp  # the broker's time of the re-keyed record: replays judge alike
             verdict = dedup.classify(seen_messages.get(key), source, at, settings.dedup_window)

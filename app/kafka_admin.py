@@ -61,11 +61,14 @@ async def ensure_topics(
     """Create the missing topics; check the partition count of existing ones. Returns the names created."""
     specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
-    await _start_with_retry(admin, bootstrap_servers, timeout)
     try:
+        await _start_with_retry(admin, bootstrap_servers, timeout)
+        # Describe only topics that exist: a metadata request for a missing topic would let a broker with
+        # auto-creation on create it with its own partition count.
+        present = set(await admin.list_topics()) & {s.name for s in specs}
         existing = {
             t["topic"]: len(t["partitions"])
-            for t in await admin.describe_topics([s.name for s in specs])
+            for t in (await admin.describe_topics(sorted(present)) if present else [])
             if t["error_code"] == 0
         }
         mismatched = [

@@ -26,7 +26,7 @@ class Settings:
     broker: str = "kafka://127.0.0.1:9092"
     #: Faust app id: the consumer group, and the prefix of changelog and repartition topics.
     app_id: str = "tastemaker"
-    #: Prepended to every topic name Tastemaker reads or writes (inputs and outputs too).
+    #: Prepended to the input and output topic names (internal topics are prefixed by the app id instead).
     topic_prefix: str = ""
     #: Root of the worker's local state; the app keeps its RocksDB tables under ``<data_dir>/<app_id>``.
     data_dir: Path = Path("var/data")

@@ -18,9 +18,10 @@ def _topic(*names: str, **options):
 # Inputs, written by the collector or by any Kafka producer: clickstream, purchase_events,
 # engagement_metrics, identities. JSON values, read as bytes so that a record that is not valid JSON
 # reaches our own code (and the dead-letter topic) instead of being dropped by Faust's decoder.
-INPUTS = {name: _topic(name, key_type=str, value_serializer="raw") for name in map(settings.topic, INPUT_TOPICS)}
+# Keys as bytes too: a key that is not UTF-8 must not fail decoding (Faust drops such records silently).
+INPUTS = {name: _topic(name, key_type=bytes, value_serializer="raw") for name in map(settings.topic, INPUT_TOPICS)}
 # The same topics as one channel, for the agent that reads them all.
-all_inputs = _topic(*INPUTS, key_type=str, value_serializer="raw")
+all_inputs = _topic(*INPUTS, key_type=bytes, value_serializer="raw")
 
 # Records refused by the stream stage: the original bytes; reason, field and source position in headers.
 dead_letter = _topic(settings.topic("dead_letter"), value_serializer="raw")

@@ -1,4 +1,4 @@
-"""Load generator for the collector, run as its own process (``make bench`` drives it).
+"""Load generator for the collector, run as its own process against a running worker.
 
     python bench/collector_load.py URL --seconds 10 --batch 100 --concurrency 16 [--write-key KEY]
 

@@ -9,10 +9,12 @@ started_kafka=""
 worker_pid=""
 
 cleanup() {
-  trap - EXIT INT TERM
+  trap '' INT TERM  # a second Ctrl-C must not skip stopping the broker
+  trap - EXIT
   if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
     kill -TERM "$worker_pid" 2>/dev/null || true
-    wait "$worker_pid" 2>/dev/null || true
+    for _ in $(seq 60); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$worker_pid" 2>/dev/null || true
   fi
   if [ -n "$started_kafka" ]; then infra/kafka/kafka.sh stop; fi
 }
@@ -30,7 +32,6 @@ export TASTEMAKER_WRITE_KEYS=${TASTEMAKER_WRITE_KEYS:-dev-write-key=development}
 web_port=${TASTEMAKER_WEB_PORT:-6066}
 web_host=${TASTEMAKER_WEB_HOST:-127.0.0.1}
 
-"$venv/faust" -A app create-topics
 "$venv/faust" -A app worker -l info &
 worker_pid=$!
 
@@ -54,4 +55,6 @@ MSG
   fi
   sleep 0.5
 done
+curl -fsS -o /dev/null "http://$web_host:$web_port/health" 2>/dev/null ||
+  echo "The worker is not healthy after 120 s: see http://$web_host:$web_port/health and its log above." >&2
 wait "$worker_pid"

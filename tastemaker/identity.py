@@ -15,6 +15,8 @@ def raw_user_key(event: Any) -> str | None:
         return None
     for field_name in ("userId", "anonymousId"):
         value = event.get(field_name)
+        if isinstance(value, float) and value.is_integer():
+            value = int(value)  # JSON Schema counts 1.0 as an integer
         if isinstance(value, int) and not isinstance(value, bool):
             value = str(value)  # Segment allows integer ids; keys are strings
         if isinstance(value, str) and value.strip():

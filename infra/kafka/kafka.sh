@@ -103,7 +103,7 @@ start() {
   setsid "${java_argv[@]}" >>"$log_file" 2>&1 </dev/null &
   echo $! >"$pid_file"
   local deadline=$((SECONDS + KAFKA_START_TIMEOUT))
-  until tail -n +"$((start_line + 1))" "$log_file" | grep -q "Kafka Server started"; do
+  until grep -q "Kafka Server started" < <(tail -n +"$((start_line + 1))" "$log_file"); do
     if ! running; then say "the broker exited; last lines of $log_file:"; tail -n 30 "$log_file" >&2; exit 1; fi
     if [ "$SECONDS" -ge "$deadline" ]; then say "not ready after ${KAFKA_START_TIMEOUT}s; see $log_file"; stop; exit 1; fi
     sleep 0.5

@@ -17,6 +17,7 @@ from typing import Any
 
 import orjson
 
+from tastemaker.identity import raw_user_key
 from tastemaker.ingest.event_time import corrected_timestamp, format_iso
 from tastemaker.ingest.privacy import anonymize_ip
 from tastemaker.ingest.routing import Router
@@ -56,7 +57,10 @@ def inspect_record(raw: bytes | None) -> dict | Invalid:
         message = orjson.loads(raw)
     except orjson.JSONDecodeError as exc:
         return Invalid(None, f"not valid JSON ({exc.msg} at position {exc.pos})")
-    return check(message)
+    message = check(message)
+    if isinstance(message, dict) and raw_user_key(message) is None:
+        return Invalid("userId", "userId or anonymousId must name somebody (not blank)")
+    return message
 
 
 def accept(
@@ -69,7 +73,7 @@ def accept(
         return TOO_LARGE
     try:
         happened = corrected_timestamp(message.get("timestamp"), message.get("sentAt"), received_at)
-    except ValueError:
+    except (ValueError, OverflowError):
         field = "timestamp" if "timestamp" in message else "sentAt"
         return Invalid(field, f"{field} is not a valid ISO-8601 date-time")
 
@@ -87,5 +91,10 @@ def accept(
     else:
         context.pop("ip", None)
     record["context"] = context
-    key = str(record["userId"] if record.get("userId") not in (None, "") else record["anonymousId"])
-    return Accepted(router.topic_for(record), key, orjson.dumps(record), record["messageId"])
+    key = raw_user_key(record)
+    if key is None:
+        return Invalid("userId", "userId or anonymousId must name somebody (not blank)")
+    value = orjson.dumps(record)
+    if len(value) > MAX_MESSAGE_BYTES:  # the stream stage checks the stored record against the same limit
+        return TOO_LARGE
+    return Accepted(router.topic_for(record), key, value, record["messageId"])

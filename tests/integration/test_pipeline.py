@@ -1,5 +1,5 @@
 """The first vertical slice through real Kafka and real worker processes:
-clickstream -> route_by_user -> events_by_user -> count_events -> event_counts -> GET /profiles/{id}."""
+clickstream -> ingest -> events_by_user -> count_events -> event_counts -> GET /profiles/{id}."""
 
 from __future__ import annotations
 

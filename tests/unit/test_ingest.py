@@ -125,3 +125,21 @@ def test_null_fields_count_as_absent():
     accepted = accept({"type": "page", "userId": None, "anonymousId": "a", "name": None}, source="s", received_at=NOW, router=Router())
     assert isinstance(accepted, Accepted) and accepted.key == "a"
     assert "userId" not in orjson.loads(accepted.value)
+
+
+def test_blank_or_fractional_ids_name_nobody():
+    for who in ({"userId": " "}, {"userId": "\u00a0"}, {"anonymousId": "  "}):
+        assert accept({"type": "page", **who}, source="s", received_at=NOW, router=Router()).field == "userId"
+    assert accept({"type": "page", "userId": 1.0}, source="s", received_at=NOW, router=Router()).key == "1"
+
+
+def test_the_stored_record_is_held_to_the_size_limit_too():
+    # Small enough as sent, too large once receivedAt, source, timestamps are added.
+    message = {"type": "track", "userId": "u", "event": "E", "properties": {"x": "y" * (MAX_MESSAGE_BYTES - 90)}}
+    assert len(orjson.dumps(message)) <= MAX_MESSAGE_BYTES
+    assert accept(message, source="web", received_at=NOW, router=Router()).status == 413
+
+
+def test_dates_at_the_edge_of_the_calendar_are_refused_not_crashed_on():
+    message = {"type": "track", "userId": "u", "event": "E", "timestamp": "0001-01-01T00:00:00+01:00"}
+    assert accept(message, source="s", received_at=NOW, router=Router()).field == "timestamp"
