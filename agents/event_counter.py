@@ -7,20 +7,16 @@ Two guards, in this order (both explained in their modules):
 
 from __future__ import annotations
 
-from collections import Counter
-
 import orjson
 
+from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from app.main import app, settings
-from app.topics import dead_letter, events_by_user
+from app.topics import events_by_user
 from tables.event_counts import event_counts
 from tables.seen_messages import seen_messages
 from tastemaker import dedup
 from tastemaker.delivery import HEADER, SourcePosition
 from tastemaker.event_counts import count_event
-
-#: Outcomes of this stage on this worker since it started: "counted", "duplicate".
-OUTCOMES: Counter[str] = Counter()
 
 
 @app.agent(events_by_user)
@@ -28,25 +24,16 @@ async def count_events(stream):
     async for event in stream.events():
         message = event.message
         header = (event.headers or {}).get(HEADER)
+        position = SourcePosition(message.topic, message.partition, message.offset)
         try:
             # A record written to this internal topic by anyone else is identified by its own position.
-            source = (
-                SourcePosition.decode(header)
-                if header
-                else SourcePosition(message.topic, message.partition, message.offset)
-            )
+            source = SourcePosition.decode(header) if header else position
             body = orjson.loads(event.value)
             key = dedup.dedup_key(body) if isinstance(body, dict) else None
             if not event.key or not isinstance(body, dict):
                 raise ValueError("not a JSON object with a user key")
         except (ValueError, TypeError) as exc:  # orjson.JSONDecodeError is a ValueError
-            await dead_letter.send(
-                key=None,
-                value=event.value or b"",
-                headers={"tm-reason": f"unreadable re-keyed record: {exc}".encode()[:200], "tm-field": b"",
-                         HEADER: f"{message.topic}:{message.partition}:{message.offset}".encode()},
-            )
-            OUTCOMES["dead_letter"] += 1
+            await send_to_dead_letter(event.value, None, f"unreadable re-keyed record: {exc}"[:200], None, position)
             continue
         if key is not None:
             at = message.timestamp  # the broker's time of the re-keyed record: replays judge alike

@@ -13,20 +13,13 @@ partitioned by the user's key, hence the re-key (Faust tables must be co-partiti
 
 from __future__ import annotations
 
-import logging
-from collections import Counter
-
+from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from app.main import app
-from app.topics import all_inputs, dead_letter, events_by_user
+from app.topics import all_inputs, events_by_user
 from tastemaker.delivery import HEADER, SourcePosition
 from tastemaker.identity import raw_user_key
 from tastemaker.ingest.collect import inspect_record
 from tastemaker.ingest.segment_schema import Invalid
-
-log = logging.getLogger(__name__)
-
-#: Outcomes counted by this worker since it started: "accepted", "dead_letter", "dead_letter:<reason>".
-OUTCOMES: Counter[str] = Counter()
 
 
 @app.agent(all_inputs)
@@ -36,17 +29,7 @@ async def ingest(stream):
         source = SourcePosition(message.topic, message.partition, message.offset)
         checked = inspect_record(event.value)
         if isinstance(checked, Invalid):
-            await dead_letter.send(
-                key=message.key,
-                value=event.value or b"",
-                headers={
-                    "tm-reason": checked.reason.encode(),
-                    "tm-field": (checked.field or "").encode(),
-                    HEADER: source.encode(),
-                },
-            )
-            OUTCOMES["dead_letter"] += 1
-            OUTCOMES[f"dead_letter:{checked.reason.split(' (', 1)[0]}"] += 1
+            await send_to_dead_letter(event.value, message.key, checked.reason, checked.field, source)
             continue
         await events_by_user.send(key=raw_user_key(checked), value=event.value, headers={HEADER: source.encode()})
         OUTCOMES["accepted"] += 1

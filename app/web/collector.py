@@ -61,10 +61,6 @@ async def _produce(records: list[Accepted]) -> None:
     await asyncio.gather(*sends)
 
 
-def _client_ip(request) -> str | None:
-    return request.remote
-
-
 async def _collect(web: View, request, kind: str | None):
     received_at = datetime.now(timezone.utc)
     try:
@@ -84,7 +80,7 @@ async def _collect(web: View, request, kind: str | None):
 
     accepted, rejected = [], []
     for index, message in enumerate(messages):
-        outcome = accept(message, source=source, received_at=received_at, router=ROUTER, client_ip=_client_ip(request))
+        outcome = accept(message, source=source, received_at=received_at, router=ROUTER, client_ip=request.remote)
         if isinstance(outcome, Accepted):
             accepted.append(outcome)
         elif kind is not None:

@@ -3,11 +3,10 @@ duplicate, counted."""
 
 from __future__ import annotations
 
-from agents import event_counter, ingest
+from agents.dead_letter import OUTCOMES
 from app.main import app, settings
 
 
 @app.page("/stats/ingest")
 async def ingest_stats(web, request):
-    outcomes = {**ingest.OUTCOMES, **event_counter.OUTCOMES}
-    return web.json({"worker": settings.canonical_url, "outcomes": outcomes})
+    return web.json({"worker": settings.canonical_url, "outcomes": dict(OUTCOMES)})
