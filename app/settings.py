@@ -14,6 +14,7 @@ from typing import Mapping
 
 from tastemaker.ingest.request_body import parse_write_keys
 from tastemaker.ingest.routing import RouteError, Router
+from tastemaker.ingest.sanity import Limits
 
 
 class SettingsError(ValueError):
@@ -52,6 +53,16 @@ class Settings:
     event_routes: str = ""
     #: Seconds within which a message with the same messageId from the same source is a duplicate.
     dedup_window: float = 24 * 3600.0
+    #: Most raw ids (devices, user ids) one person may hold; past it a new id stays its own person.
+    max_ids_per_person: int = 25
+    #: Events per minute from one raw id beyond which the rest of that minute is flagged as a bot.
+    bot_events_per_minute: int = 120
+    #: Visible dwell of one page view beyond which it is clamped, seconds.
+    max_dwell: float = 3600.0
+    #: Event times this far past their receive time are clamped to it, seconds.
+    max_future: float = 300.0
+    #: Events older than this when received are refused (dead-lettered), seconds (30 days).
+    max_event_age: float = 30 * 24 * 3600.0
 
     @property
     def datadir(self) -> Path:
@@ -75,6 +86,14 @@ class Settings:
 
     def topic(self, name: str) -> str:
         return f"{self.topic_prefix}{name}"
+
+    def input_name(self, topic: str) -> str:
+        """An input topic's name without the prefix (``shop.clickstream`` -> ``clickstream``)."""
+        return topic[len(self.topic_prefix):] if topic.startswith(self.topic_prefix) else topic
+
+    @property
+    def limits(self) -> Limits:
+        return Limits(int(self.max_dwell * 1000), self.max_future, self.max_event_age)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> "Settings":
@@ -118,6 +137,11 @@ class Settings:
             cors_origins=tuple(o.strip() for o in env.get("TASTEMAKER_CORS_ORIGINS", "").split(",") if o.strip()),
             event_routes=env.get("TASTEMAKER_EVENT_ROUTES", ""),
             dedup_window=number("TASTEMAKER_DEDUP_WINDOW", defaults.dedup_window, float, 1),
+            max_ids_per_person=number("TASTEMAKER_MAX_IDS_PER_PERSON", defaults.max_ids_per_person, int, 1),
+            bot_events_per_minute=number("TASTEMAKER_BOT_EVENTS_PER_MINUTE", defaults.bot_events_per_minute, int, 1),
+            max_dwell=number("TASTEMAKER_MAX_DWELL", defaults.max_dwell, float, 1),
+            max_future=number("TASTEMAKER_MAX_FUTURE", defaults.max_future, float, 0),
+            max_event_age=number("TASTEMAKER_MAX_EVENT_AGE", defaults.max_event_age, float, 60),
         )
         try:
             parse_write_keys(settings.write_keys)

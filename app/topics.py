@@ -29,9 +29,13 @@ dead_letter = _topic(settings.topic("dead_letter"), value_serializer="raw")
 # Output for any subscriber: decisions keyed by person.
 personalization_decisions = _topic(settings.topic("personalization_decisions"), key_type=str)
 
-# Internal: events re-keyed by the raw user key, so the tables that count them are co-partitioned.
-events_by_user = _topic(
-    f"{settings.app_id}-events-by-user", key_type=str, value_serializer="raw", internal=True
+# Internal, JSON values read as bytes (our own code decodes them, so nothing is dropped unseen):
+# normalized events keyed by their raw id (userId, else anonymousId), and identity links; the identity
+# stage's tables (id -> person, seen messageIds) are co-partitioned with it.
+events_by_id = _topic(f"{settings.app_id}-events-by-id", key_type=str, value_serializer="raw", internal=True)
+# Events keyed by person, and the merge commands between persons; the profiles table is co-partitioned.
+events_by_person = _topic(
+    f"{settings.app_id}-events-by-person", key_type=str, value_serializer="raw", internal=True
 )
 
-DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, events_by_user)
+DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, events_by_id, events_by_person)

@@ -1,7 +1,7 @@
 """First sighting of each (source, messageId), for deduplication within a window (tastemaker/dedup.py).
 
-Keyed by ``source:messageId`` but written from the per-user stream, so each entry lives in the partition of
-the user the message is about, where that user's duplicates arrive too. RocksDB's TTL drops entries some
+Keyed by ``source:messageId`` but written from the ``events_by_id`` stream, so each entry lives in the
+partition of the raw id the message is about, where that message's duplicates arrive too. RocksDB's TTL drops entries some
 time after the window (at compaction); the window itself is enforced by the stored time.
 """
 

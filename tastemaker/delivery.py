@@ -4,18 +4,21 @@ Kafka consumers (Faust included) deliver a record again after a crash, and faust
 re-delivers records read while it seeks to the committed offsets at the end of a rebalance. A stage that
 adds to state (counters, windows, profiles) must therefore recognise a record it has already applied.
 
-Each record is identified by where it entered Tastemaker: the input topic, partition and offset. The stage
-that re-keys a record carries that position along (a header), and the keyed stage keeps, inside the very
-state value it updates, the highest input offset applied per input partition::
+Each record is identified by where it entered Tastemaker: the input topic, partition and offset, plus
+the id it travels under (``via``: the raw user id for events, the sending person for identity commands).
+Each stage that re-keys a record carries that position along (headers), and the stage that keeps state
+keeps, inside the very state value it updates, the highest offset applied per (input partition, via)::
 
-    clickstream p3 @41 ─route─▶ events_by_user (key alice, header clickstream:3:41)
-                                      │ applied["clickstream:3"] = 40  ->  41 > 40: apply, store 41
-    re-delivered @41 (or re-routed) ──┘ 41 <= 41: skip
+    clickstream p3 @41 ─▶ events_by_id (key alice) ─▶ events_by_person (key person-of-alice,
+                                                        headers clickstream:3:41, via alice)
+                             │ applied["clickstream:3|alice"] = 40  ->  41 > 40: apply, store 41
+    re-delivered @41 ────────┘ (by any stage, after a crash)          41 <= 41: skip
 
 Because the watermark and the state change are one table value, one changelog record, they are restored
-together: no crash can apply an event without recording it or record it without applying it. Records of
-one input partition keep their order through the re-key (one producer, one destination partition per key),
-so a single number per input partition suffices; the map holds at most one entry per input partition.
+together: no crash can apply an event without recording it or record it without applying it. The records
+of one input partition *for one id* keep their order through every hop (one producer per partition, one
+destination partition per key), which is why ``via`` is part of the stream: a person receives the records
+of its several ids through different partitions of the hop before, interleaved in any order.
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from typing import Mapping
 
 HEADER = "tm-source"
+VIA_HEADER = "tm-via"
 
 
 @dataclass(frozen=True)
@@ -31,10 +35,28 @@ class SourcePosition:
     topic: str
     partition: int
     offset: int
+    via: str = ""
 
     @property
     def stream(self) -> str:
-        return f"{self.topic}:{self.partition}"
+        base = f"{self.topic}:{self.partition}"
+        return f"{base}|{self.via}" if self.via else base
+
+    def headers(self) -> dict[str, bytes]:
+        headers = {HEADER: self.encode()}
+        if self.via:
+            headers[VIA_HEADER] = self.via.encode()
+        return headers
+
+    @classmethod
+    def from_headers(cls, headers: Mapping[str, bytes] | None) -> "SourcePosition | None":
+        headers = headers or {}
+        raw = headers.get(HEADER)
+        if not raw:
+            return None
+        position = cls.decode(raw)
+        via = headers.get(VIA_HEADER)
+        return cls(position.topic, position.partition, position.offset, via.decode() if via else "")
 
     def encode(self) -> bytes:
         return f"{self.topic}:{self.partition}:{self.offset}".encode()
@@ -53,3 +75,11 @@ def is_applied(applied: Mapping[str, int], position: SourcePosition) -> bool:
 
 def mark_applied(applied: Mapping[str, int], position: SourcePosition) -> dict[str, int]:
     return {**applied, position.stream: max(position.offset, applied.get(position.stream, -1))}
+
+
+def merge_applied(one: Mapping[str, int], other: Mapping[str, int]) -> dict[str, int]:
+    """Watermarks of two merged states: both states' records are in the merged one."""
+    merged = dict(one)
+    for stream, offset in other.items():
+        merged[stream] = max(offset, merged.get(stream, -1))
+    return merged

@@ -164,11 +164,11 @@ async def test_the_same_messages_sent_twice_are_counted_once(collector):
     deadline = asyncio.get_running_loop().time() + 30
     while asyncio.get_running_loop().time() < deadline:
         status, body = await worker.get_json("/profiles/twice")
-        if status == 200 and body["event_count"] >= 4:
+        if status == 200 and body["profile"]["events"] >= 4:
             break
         await asyncio.sleep(0.2)
     await asyncio.sleep(2)
     status, body = await worker.get_json("/profiles/twice")
-    assert body["event_count"] == 4  # 3 distinct messages from source "web", 1 without a source
+    assert body["profile"]["events"] == 4  # 3 distinct messages from source "web", 1 without a source
     _, stats = await worker.get_json("/stats/ingest")
     assert stats["outcomes"]["duplicate"] >= 4

@@ -1,5 +1,5 @@
 """The first vertical slice through real Kafka and real worker processes:
-clickstream -> ingest -> events_by_user -> count_events -> event_counts -> GET /profiles/{id}."""
+clickstream -> ingest -> events_by_id -> identity -> events_by_person -> person -> profiles -> GET /profiles/{id}."""
 
 from __future__ import annotations
 
@@ -25,7 +25,7 @@ async def wait_count(worker, user: str, expected: int, timeout: float = 30.0) ->
     count = None
     while asyncio.get_running_loop().time() < deadline:
         status, body = await worker.get_json(f"/profiles/{user}")
-        count = body.get("event_count") if status == 200 else None
+        count = body["profile"]["events"] if status == 200 else None
         if count == expected:
             return count
         await asyncio.sleep(0.2)
@@ -45,7 +45,7 @@ async def test_event_produced_with_plain_aiokafka_reaches_profile(deployment):
     assert await wait_count(worker, "anon-7", 2) == 2
     status, body = await worker.get_json("/profiles/nobody")
     assert status == 404
-    assert body["error"]["field"] == "user_id"
+    assert body["error"]["field"] == "id"
 
 
 @pytest.mark.parametrize("input_topic", ["clickstream", "purchase_events", "engagement_metrics", "identities"])
@@ -60,6 +60,11 @@ async def test_bad_records_on_each_input_topic_are_dead_lettered_and_the_rest_pr
         (b'{"type": "track", "userId": {"id": 1}, "event": "E"}', "userId must be string or integer"),
         (b'{"type": "track", "userId": "u", "event": "E", "timestamp": 12}', "timestamp must be string"),
         (b'{"type": "page", "userId": "u", "p": "' + b"x" * 33_000 + b'"}', "message larger than 32 KB"),
+        (b'{"type": "track", "userId": "u", "event": "Page Engaged", "properties": {"dwell_ms": -4}}',
+         "dwell_ms must not be negative"),
+        (b'{"type": "track", "userId": "u", "event": "Product Viewed", "properties": {"price": "a lot"}}',
+         "price must be a number"),
+        (b'{"type": "page", "userId": "u", "timestamp": "2020-01-01T00:00:00Z"}', "more than 30 days before"),
     ]
     good = [page_view("erin", n) for n in range(3)]
     # Valid events before, between and after the bad ones; one key, so one partition keeps their order.
@@ -97,7 +102,7 @@ async def test_restart_keeps_table_and_counts_each_event_once(deployment, keep_r
     assert await wait_count(second, "carol", 7) == 7
     await asyncio.sleep(3)  # give any re-delivered record time to be (wrongly) counted
     status, body = await second.get_json("/profiles/carol")
-    assert (status, body["event_count"]) == (200, 7)
+    assert (status, body["profile"]["events"]) == (200, 7)
 
 
 def partition_of(key: str, partitions: int = 8) -> int:
@@ -110,7 +115,7 @@ async def test_either_of_two_workers_answers_for_users_owned_by_the_other(deploy
     b = deployment.worker("b").start()
     await a.wait_ready()
     await b.wait_ready()
-    source = f"{deployment.app_id}-events-by-user"  # the topic event_counts is partitioned like
+    source = f"{deployment.app_id}-events-by-id"  # the topic identities (and, while no id is linked, profiles) is partitioned like
 
     async def settled_assignment() -> tuple[set[int], set[int]]:
         # Both joined one group: each owns a non-empty, disjoint share of the 8 partitions.
@@ -149,7 +154,7 @@ async def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(deployme
     )
     while True:
         status, body = await first.get_json(f"/profiles/{users[0]}")
-        if status == 200 and body["event_count"] >= 5:
+        if status == 200 and body["profile"]["events"] >= 5:
             break
         await asyncio.sleep(0.05)
     first.kill()
@@ -162,4 +167,4 @@ async def test_kill_9_mid_stream_loses_nothing_and_counts_nothing_twice(deployme
     await asyncio.sleep(3)
     for user in users:
         status, body = await second.get_json(f"/profiles/{user}")
-        assert (status, body["event_count"]) == (200, 60)
+        assert (status, body["profile"]["events"]) == (200, 60)

@@ -14,6 +14,7 @@ from typing import Any, Iterable, Iterator
 
 import orjson
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient
 
 from tests.support.ports import free_port
 
@@ -39,6 +40,21 @@ def kafka_broker(state_dir: Path) -> Iterator[str]:
         yield f"kafka://127.0.0.1:{port}"
     finally:
         subprocess.run([str(KAFKA_SH), "stop"], env=env, check=False)
+
+
+async def delete_topics_of(broker: str, app_id: str) -> None:
+    """Delete a finished deployment's topics (inputs, internal, changelogs: all start with its app id).
+
+    One broker serves the whole session; every partition keeps files open, and a suite's worth of
+    deployments would otherwise run the broker out of file descriptors."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap(broker))
+    await admin.start()
+    try:
+        names = [name for name in await admin.list_topics() if name.startswith(app_id)]
+        if names:
+            await admin.delete_topics(names)
+    finally:
+        await admin.close()
 
 
 def bootstrap(broker: str) -> str:

@@ -8,12 +8,13 @@ import signal
 import subprocess
 import sys
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 
-from tests.support.kafka import REPO
+from tests.support.kafka import REPO, delete_topics_of
 from tests.support.ports import free_port
 
 
@@ -133,6 +134,9 @@ class Deployment:
                 worker.stop(timeout=30)
             except subprocess.TimeoutExpired:
                 pass
+        # In a thread of its own: the caller may be a fixture teardown on the test session's event loop.
+        with ThreadPoolExecutor(1) as pool:
+            pool.submit(asyncio.run, delete_topics_of(self.broker, self.app_id)).result(timeout=60)
 
     def logs(self) -> str:
         return "\n".join(f"----- {w.name} ({w.log_path}) -----\n{w.log_tail(40)}" for w in self.workers)

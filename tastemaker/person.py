@@ -1,0 +1,135 @@
+"""The person stage as pure transitions: what one record does to a person's state, and what it sends on.
+
+State per person (one table value, one changelog record per change)::
+
+    {"ids": ["u-42", "anon-1f3c"],        the raw ids linked to this person (capped, see identity.py)
+     "applied": {"clickstream:3|anon-1f3c": 41, ...},   exactly-once watermarks (tastemaker.delivery)
+     "merged_into": None,                 or the person this one was merged into (a tombstone, which
+                                          keeps what it handed over and "absorb_source", see on_merge_into)
+     "profile": {...}}                    tastemaker.profile
+
+Records on ``events_by_person`` (JSON; ``kind`` says which)::
+
+    {"kind": "event", ...Event fields}                        apply to the profile; link new ids
+    {"kind": "merge_into", "target": P}                       from the identity stage: hand everything to P
+    {"kind": "absorb", "from": F, "ids", "profile", "applied"}  a merged person's state, joining this one
+    {"kind": "unlink", "id": K}                               K moved to another person (shared device)
+
+A tombstone forwards events and absorbs that still reach it (they were routed before the merge) to the
+person it merged into, keeping their source positions, so nothing routed early is lost.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, field
+from typing import Any, Mapping
+
+from tastemaker import profile as profiles
+from tastemaker.delivery import SourcePosition, is_applied, mark_applied, merge_applied
+from tastemaker.identity import ids_to_link
+
+BY_ID, BY_PERSON = "by_id", "by_person"
+
+
+@dataclass(frozen=True)
+class Send:
+    """A record to put on ``events_by_id`` (BY_ID) or ``events_by_person`` (BY_PERSON)."""
+
+    to: str
+    key: str
+    value: dict[str, Any]
+    source: SourcePosition
+
+
+@dataclass
+class Step:
+    state: dict[str, Any] | None  # the state to store, or None to leave it as it is
+    sends: list[Send] = field(default_factory=list)
+    outcomes: list[str] = field(default_factory=list)  # counted in GET /stats/ingest
+
+
+def new_person(person: str) -> dict[str, Any]:
+    return {"ids": [person], "applied": {}, "merged_into": None, "profile": profiles.empty()}
+
+
+def on_event(
+    state: Mapping[str, Any] | None, person: str, event: Mapping[str, Any], source: SourcePosition,
+    here: SourcePosition, max_ids: int,
+) -> Step:
+    """``source``: the event's input position and raw id; ``here``: this record's position, for what it sends."""
+    state = state or new_person(person)
+    if state["merged_into"]:
+        return Step(None, [Send(BY_PERSON, state["merged_into"], {"kind": "event", **event}, source)], ["forwarded"])
+    if is_applied(state["applied"], source):
+        # A crash may have stored this event's effect but lost the links it sent: send them again (a link
+        # the identity stage already made changes nothing there).
+        again = [i for i in ids_to_link(event) if i in state["ids"] and i != person]
+        return Step(None, [_link(i, person, here) for i in again], ["redelivered"])
+    if event.get("is_bot"):
+        return Step(None, outcomes=[f"bot:{event.get('bot_reason') or 'unknown'}"])  # no profile, no links
+
+    ids = list(state["ids"])
+    step = Step(None, outcomes=["applied"])
+    for raw_id in ids_to_link(event):
+        if raw_id in ids:
+            continue
+        if len(ids) >= max_ids:
+            step.outcomes.append("identity_cap")
+            continue
+        ids.append(raw_id)
+        step.sends.append(_link(raw_id, person, here))
+    step.state = {
+        **state,
+        "ids": ids,
+        "applied": mark_applied(state["applied"], source),
+        "profile": profiles.apply_event(state["profile"], event),
+    }
+    return step
+
+
+def _link(raw_id: str, person: str, here: SourcePosition) -> Send:
+    return Send(BY_ID, raw_id, {"kind": "link", "id": raw_id, "person": person}, here)
+
+
+def on_merge_into(state: Mapping[str, Any] | None, person: str, target: str, here: SourcePosition) -> Step:
+    """Hand this person's history to ``target``. The tombstone keeps what it handed over and under which
+    position, so a repeated command (after a crash lost the first absorb) re-sends the very same absorb,
+    which the target recognises if it did arrive."""
+    state = state or new_person(person)
+    if target == person:
+        return Step(None)
+    if state["merged_into"]:
+        if state["merged_into"] != target:
+            return Step(None)  # merged elsewhere before: the history went there
+        return Step(None, [_absorb(person, state, target, SourcePosition(*state["absorb_source"]))])
+    tombstone = {**state, "merged_into": target, "absorb_source": list(astuple(here))}
+    return Step(tombstone, [_absorb(person, state, target, here)], ["merged"])
+
+
+def _absorb(person: str, state: Mapping[str, Any], target: str, source: SourcePosition) -> Send:
+    value = {"kind": "absorb", "from": person, "ids": state["ids"], "profile": state["profile"],
+             "applied": state["applied"]}
+    return Send(BY_PERSON, target, value, source)
+
+
+def on_absorb(state: Mapping[str, Any] | None, person: str, absorbed: Mapping[str, Any], source: SourcePosition) -> Step:
+    state = state or new_person(person)
+    if state["merged_into"]:
+        return Step(None, [Send(BY_PERSON, state["merged_into"], dict(absorbed), source)], ["forwarded"])
+    if is_applied(state["applied"], source):
+        return Step(None, outcomes=["redelivered"])
+    ids = list(state["ids"]) + [i for i in absorbed["ids"] if i not in state["ids"]]
+    return Step({
+        "ids": ids,
+        # The absorbed watermarks come along: a re-delivery of a record the absorbed person applied, now
+        # routed here, is recognised (its stream is "<input partition>|<its raw id>").
+        "applied": merge_applied(mark_applied(state["applied"], source), absorbed["applied"]),
+        "merged_into": None,
+        "profile": profiles.merge(state["profile"], absorbed["profile"]),
+    })
+
+
+def on_unlink(state: Mapping[str, Any] | None, person: str, raw_id: str) -> Step:
+    if not state or state["merged_into"] or raw_id == person or raw_id not in state["ids"]:
+        return Step(None)
+    return Step({**state, "ids": [i for i in state["ids"] if i != raw_id]})
