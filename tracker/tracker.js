@@ -213,7 +213,7 @@
     const o = Object.assign({ host: scriptOrigin, requireConsent: false, flushInterval: 1000,
       heartbeatInterval: 15000 }, options);
     if (!o.writeKey) { console.warn('tastemaker: init() needs a writeKey'); return; }
-    o.host = String(o.host).replace(/\/+$/, '');
+    o.host = String(o.host || scriptOrigin).replace(/\/+$/, '');
     cfg = o;
     if (doNotTrack()) return; // send nothing, store nothing
     document.addEventListener('click', onClick, true); // capture: still seen when the site stops propagation

@@ -25,8 +25,10 @@ HIDDEN_S = 2.0
 @pytest.fixture(scope="module")
 async def site(broker, tmp_path_factory):
     deployment = Deployment(broker, tmp_path_factory.mktemp("tracker"), TASTEMAKER_WRITE_KEYS=f"{WRITE_KEY}=web")
-    worker = deployment.worker("tracker").start()
-    await worker.wait_ready()
+    worker = deployment.worker("tracker")
+    # http://localhost:<port> is another origin than http://127.0.0.1:<port>: the cross-origin embed.
+    worker.env["TASTEMAKER_CORS_ORIGINS"] = f"http://localhost:{worker.port}"
+    await worker.start().wait_ready()
     yield deployment, worker
     deployment.shutdown()
 
@@ -276,6 +278,21 @@ async def test_failed_batches_are_retried_and_survive_a_reload(site, browser):
     assert "Queued While Down" in {r.get("event") for r in found}
 
 
+async def test_a_site_on_another_origin_posts_without_preflight(site, browser):
+    deployment, worker = site
+    page = await first_page(browser)
+    methods = []
+    page.on("request", lambda request: methods.append(request.method) if "/v1/" in request.url else None)
+    site_url = demo_url(worker, host=worker.url).replace("127.0.0.1", "localhost", 1)
+    await page.goto(site_url)
+    await page.evaluate("tastemaker.track('Cross Origin')")
+
+    await wait_for(deployment, "clickstream", site_url, lambda found: any(r.get("event") == "Cross Origin" for r in found))
+    # The answer was readable (CORS headers on the POST), so the tracker took the events off its queue.
+    await wait_until_async(lambda: page.evaluate("localStorage.getItem('tm_queue') === null"))
+    assert set(methods) == {"POST"}
+
+
 async def test_refused_batches_are_dropped_with_a_warning(site, browser):
     _deployment, worker = site
     page = await first_page(browser)
@@ -291,6 +308,14 @@ async def test_refused_batches_are_dropped_with_a_warning(site, browser):
 async def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
     deadline = time.monotonic() + timeout
     while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout}s")
+        await asyncio.sleep(0.05)
+
+
+async def wait_until_async(condition, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await condition():
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met within {timeout}s")
         await asyncio.sleep(0.05)
