@@ -21,6 +21,8 @@ COPY agents ./agents
 COPY tables ./tables
 COPY models ./models
 COPY tastemaker ./tastemaker
+# Served by the worker at /tracker.js and /demo, found in the working directory (app/web/tracker.py).
+COPY tracker ./tracker
 RUN pip install --no-compile . && rm -rf /root/.cache
 
 USER tastemaker

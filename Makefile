@@ -5,12 +5,13 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
 	@echo "make test     run every test (unit and integration, against a real Kafka started for the run)"
 	@echo "make unit     run the unit tests only (no Kafka)"
+	@echo "make browser  install Debian's chromium for the browser tests (as root, when it is missing)"
 	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
 	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
 
@@ -24,11 +25,23 @@ $(INSTALLED): pyproject.toml
 run: $(INSTALLED)
 	@scripts/run.sh
 
-test: $(INSTALLED) kafka-fetch
+test: $(INSTALLED) kafka-fetch browser
 	$(VENV)/bin/pytest
 
 unit: $(INSTALLED)
 	$(VENV)/bin/pytest tests/unit
+
+# The browser tests drive Debian's Chromium (never a browser downloaded by Playwright).
+CHROMIUM := /usr/bin/chromium
+browser:
+	@if [ -x $(CHROMIUM) ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian's chromium for the browser tests"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	else \
+	  echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium' or 'sudo make browser'" >&2; \
+	  exit 1; \
+	fi
 
 kafka-fetch:
 	@$(KAFKA) fetch

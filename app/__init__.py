@@ -8,7 +8,7 @@ from app.main import app, settings  # noqa: F401  (faust -A app looks up ``app.a
 from app import topics  # noqa: F401,E402
 from tables import identities, profiles, seen_messages  # noqa: F401,E402
 from agents import dead_letter, ingest, identity, person  # noqa: F401,E402
-from app.web import collector, health, profiles, stats  # noqa: F401,E402
+from app.web import collector, health, profiles, stats, tracker  # noqa: F401,E402
 from app import commands  # noqa: F401,E402
 
 __all__ = ["app", "settings"]
