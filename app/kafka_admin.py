@@ -41,10 +41,11 @@ def topic_specs(app) -> list[TopicSpec]:
     specs = {}
     for channel in channels:
         config = {str(k): str(v) for k, v in (channel.config or {}).items()}
+        # A table's own extra_topic_configs win (seen_messages: compact,delete with a retention).
         if channel.compacting:
-            config["cleanup.policy"] = "compact,delete" if channel.deleting else "compact"
+            config.setdefault("cleanup.policy", "compact,delete" if channel.deleting else "compact")
         if channel.retention:
-            config["retention.ms"] = str(int(channel.retention.total_seconds() * 1000))
+            config.setdefault("retention.ms", str(int(channel.retention.total_seconds() * 1000)))
         for name in channel.topics:
             specs[name] = TopicSpec(
                 name=name,

@@ -2,7 +2,8 @@
 
 Keyed by ``source:messageId`` but written from the ``events_by_id`` stream, so each entry lives in the
 partition of the raw id the message is about, where that message's duplicates arrive too. RocksDB's TTL drops entries some
-time after the window (at compaction); the window itself is enforced by the stored time.
+time after the window (at compaction), Kafka's retention drops them from the changelog; the window itself is
+enforced by the stored time.
 """
 
 from app.main import app, settings
@@ -14,4 +15,7 @@ seen_messages = app.Table(
     key_type=bytes,
     help="(source, messageId) -> first seen time and input position, for the dedup window.",
     options={**SMALL_ROCKSDB, "ttl": int(settings.dedup_window * 2)},
+    # The changelog forgets too: compacted, and segments older than twice the window deleted, so it does
+    # not grow with every message ever seen (a restored entry older than the window is no duplicate anyway).
+    extra_topic_configs={"cleanup.policy": "compact,delete", "retention.ms": str(int(settings.dedup_window * 2000))},
 )
