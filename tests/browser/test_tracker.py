@@ -177,6 +177,17 @@ async def test_page_view_click_and_visible_engagement_reach_their_topics(site, b
     assert all(h["properties"]["page_view_id"] == view["messageId"] for h in heartbeats)
     assert all(h["properties"]["dwell_ms"] <= final["properties"]["dwell_ms"] for h in heartbeats)
 
+    # Through the stream stages: the visitor's profile holds the page view, the click and every heartbeat,
+    # from a desktop browser (a headless user agent would have been kept out as a bot).
+    expected = {"page": 1, "Product Clicked": 1, "Page Engaged": len(engaged(engagement, "hidden")) + len(heartbeats)}
+    for _ in range(200):
+        status, body = await worker.get_json(f"/profiles/{anonymous_id}")
+        if status == 200 and body["profile"]["counts"] == expected:
+            break
+        await asyncio.sleep(0.2)
+    assert status == 200 and body["profile"]["counts"] == expected, body
+    assert body["profile"]["devices"] == {"desktop": sum(expected.values())}
+
 
 @pytest.mark.parametrize("signal", ["doNotTrack", "globalPrivacyControl"])
 async def test_do_not_track_sends_and_stores_nothing(site, browser, signal):
