@@ -6,6 +6,8 @@ Everything a worker needs is declared at import: topics in ``app.topics``, table
 
 from __future__ import annotations
 
+import gc
+
 import faust
 
 from app import faust_patches
@@ -14,6 +16,12 @@ from app.settings import Settings
 faust_patches.apply()
 
 settings = Settings.from_env()
+
+# The collector allocates several dicts per event (JSON parsing, validation, enrichment). With CPython's
+# default thresholds (700, 10, 10) the cyclic GC ran every few events, and its older generations walk the
+# whole worker heap (Faust, aiokafka, aiohttp: ~70k objects). Collect less often; at start the heap is also
+# frozen out of collections (on_first_start). Bench: 15.8k -> 17.8k events/s, 63 -> 55 us CPU/event.
+gc.set_threshold(20_000, 50, 100)
 
 
 class TastemakerApp(faust.App):
@@ -25,6 +33,7 @@ class TastemakerApp(faust.App):
         from app.kafka_admin import ensure_topics, topic_specs
 
         await ensure_topics(settings.bootstrap_servers, topic_specs(self))
+        gc.freeze()  # what exists at start lives as long as the worker: keep it out of every collection
 
 
 app = TastemakerApp(
