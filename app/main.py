@@ -11,6 +11,7 @@ import gc
 import faust
 
 from app import faust_patches
+from app.partitioner import cached_partitioner
 from app.settings import Settings
 
 faust_patches.apply()
@@ -60,4 +61,5 @@ app = TastemakerApp(
     # batches: with 256 KiB instead of Faust's 16 KiB there are far fewer batches (futures, produce-request
     # entries) per event. Measured in bench/: collector ~17k -> ~22k events/s (README, Benchmarks).
     producer_max_batch_size=256 * 1024,
+    producer_partitioner=cached_partitioner,
 )
