@@ -5,13 +5,14 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit browser kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser bench bench-collector kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
 	@echo "make test     run every test (unit and integration, against a real Kafka started for the run)"
 	@echo "make unit     run the unit tests only (no Kafka)"
 	@echo "make browser  install Debian's chromium for the browser tests (as root, when it is missing)"
+	@echo "make bench    the benchmarks (bench/): the collector's events/s and latency next to a baseline"
 	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
 	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
 
@@ -42,6 +43,12 @@ browser:
 	  echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium' or 'sudo make browser'" >&2; \
 	  exit 1; \
 	fi
+
+# Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: bench/run.py).
+bench: bench-collector
+
+bench-collector: $(INSTALLED) kafka-fetch
+	$(VENV)/bin/python bench/run.py
 
 kafka-fetch:
 	@$(KAFKA) fetch

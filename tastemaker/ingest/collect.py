@@ -77,10 +77,12 @@ def accept(
         field = "timestamp" if "timestamp" in message else "sentAt"
         return Invalid(field, f"{field} is not a valid ISO-8601 date-time")
 
-    record = {k: v for k, v in message.items() if k != "writeKey"}
-    record.setdefault("messageId", str(uuid.uuid4()))
-    if "timestamp" in message:
-        record["originalTimestamp"] = message["timestamp"]
+    record = message  # check() made a copy of its own: fill it in place
+    record.pop("writeKey", None)
+    if "messageId" not in record:  # not setdefault: it would draw a random UUID for every message
+        record["messageId"] = str(uuid.uuid4())
+    if "timestamp" in record:
+        record["originalTimestamp"] = record["timestamp"]
     record["timestamp"] = format_iso(happened)
     record["receivedAt"] = format_iso(received_at)
     record["source"] = source

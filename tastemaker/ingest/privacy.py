@@ -4,8 +4,12 @@ Analytics and Matomo do), enough for coarse geo, not enough to single out a hous
 from __future__ import annotations
 
 import ipaddress
+from functools import lru_cache
 
 
+# Cached: every message of a batch, and every request of a client, carries the same address, and parsing
+# and masking it cost ~9 us, a fifth of the collector's per-event budget. Bounded, so no unbounded growth.
+@lru_cache(maxsize=4096)
 def anonymize_ip(address: str | None) -> str | None:
     if not address:
         return None

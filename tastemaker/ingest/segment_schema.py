@@ -22,6 +22,9 @@ OBJECT = {"type": "object"}
 
 MESSAGE_TYPES = ("track", "page", "screen", "identify", "alias", "group")
 
+# Fields a message type requires beyond the common ones.
+REQUIRED_BY_TYPE = {"track": ["event"], "alias": ["previousId", "userId"], "group": ["groupId"]}
+
 SCHEMA: dict[str, Any] = {
     "type": "object",
     "required": ["type"],
@@ -45,13 +48,19 @@ SCHEMA: dict[str, Any] = {
     },
     "anyOf": [{"required": ["userId"]}, {"required": ["anonymousId"]}],
     "allOf": [
-        {"if": {"required": ["type"], "properties": {"type": {"const": "track"}}}, "then": {"required": ["event"]}},
-        {"if": {"required": ["type"], "properties": {"type": {"const": "alias"}}}, "then": {"required": ["previousId", "userId"]}},
-        {"if": {"required": ["type"], "properties": {"type": {"const": "group"}}}, "then": {"required": ["groupId"]}},
+        {"if": {"required": ["type"], "properties": {"type": {"const": kind}}}, "then": {"required": fields}}
+        for kind, fields in REQUIRED_BY_TYPE.items()
     ],
 }
 
 _validate = fastjsonschema.compile(SCHEMA)
+# The same schema with the message type's "if" already decided, one per type: fastjsonschema evaluates an
+# "if" that does not hold by raising and catching an exception, two per track message, which was a third of
+# the validation time. Same checks in the same order, so the same first problem is reported.
+_VALIDATE_BY_TYPE = {
+    kind: fastjsonschema.compile({**SCHEMA, "allOf": [{"required": REQUIRED_BY_TYPE[kind]}] if kind in REQUIRED_BY_TYPE else []})
+    for kind in MESSAGE_TYPES
+}
 
 
 @dataclass(frozen=True)
@@ -71,8 +80,9 @@ def validate(message: Any) -> Invalid | None:
     """None when ``message`` is a valid Segment message, else the first problem found."""
     if not isinstance(message, dict):
         return Invalid(None, "a message must be a JSON object")
+    kind = message.get("type")
     try:
-        _validate(message)
+        (_VALIDATE_BY_TYPE.get(kind, _validate) if isinstance(kind, str) else _validate)(message)
     except fastjsonschema.JsonSchemaValueException as exc:
         return _explain(exc, message)
     return None

@@ -143,3 +143,23 @@ def test_the_stored_record_is_held_to_the_size_limit_too():
 def test_dates_at_the_edge_of_the_calendar_are_refused_not_crashed_on():
     message = {"type": "track", "userId": "u", "event": "E", "timestamp": "0001-01-01T00:00:00+01:00"}
     assert accept(message, source="s", received_at=NOW, router=Router()).field == "timestamp"
+
+
+def test_the_per_type_validators_find_what_the_whole_schema_finds():
+    from itertools import product
+
+    import fastjsonschema
+
+    from tastemaker.ingest import segment_schema
+
+    def whole(message):  # the general schema alone, as validate() used it before the per-type validators
+        try:
+            segment_schema._validate(message)
+        except fastjsonschema.JsonSchemaValueException as exc:
+            return segment_schema._explain(exc, message)
+
+    grid = product(["track", "alias", "group", "page", 3], [None, "E", ""], [None, "u", ""], [None, "p"], [None, "g"])
+    for kind, event, user, previous, group in grid:
+        values = {"type": kind, "event": event, "userId": user, "previousId": previous, "groupId": group}
+        message = {k: v for k, v in values.items() if v is not None}
+        assert validate(message) == whole(message), message
