@@ -6,9 +6,15 @@ what ``faust -A app`` needs to find them.
 
 from app.main import app, settings  # noqa: F401  (faust -A app looks up ``app.app``)
 from app import topics  # noqa: F401,E402
-from tables import identities, profiles, seen_messages  # noqa: F401,E402
-from agents import dead_letter, ingest, identity, person  # noqa: F401,E402
-from app.web import collector, health, profiles, stats, tracker  # noqa: F401,E402
+from agents import dead_letter  # noqa: F401,E402
+from app.web import health, stats  # noqa: F401,E402
+
+if "collector" in settings.roles:
+    from app.web import collector, tracker  # noqa: F401
+if "stream" in settings.roles:
+    from tables import identities, profiles, seen_messages  # noqa: F401
+    from agents import ingest, identity, person  # noqa: F401
+    from app.web import profiles as profile_views  # noqa: F401
 from app import commands  # noqa: F401,E402
 
 __all__ = ["app", "settings"]

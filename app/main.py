@@ -38,7 +38,9 @@ class TastemakerApp(faust.App):
 
 
 app = TastemakerApp(
-    settings.app_id,
+    # A collecting-only worker reads no topic: in a consumer group of its own it never takes partitions (and
+    # the table routes that follow them) from the workers that run the stream stages.
+    settings.app_id if "stream" in settings.roles else f"{settings.app_id}-collector",
     broker=settings.broker,
     store=settings.store,
     datadir=str(settings.datadir),

@@ -17,6 +17,9 @@ from tastemaker.ingest.routing import RouteError, Router
 from tastemaker.ingest.sanity import Limits
 
 
+ROLES = ("collector", "stream")
+
+
 class SettingsError(ValueError):
     """A configuration variable holds a value Tastemaker cannot use."""
 
@@ -42,6 +45,10 @@ class Settings:
     web_port: int = 6066
     web_bind: str = "0.0.0.0"
     web_host: str = "127.0.0.1"
+    #: What this worker runs: ``collector`` (the HTTP collector and tracker) and/or ``stream`` (the stream
+    #: stages, their tables and the views that read them). Split them to scale collection and processing
+    #: apart; every worker of one app id that runs ``stream`` shares the partitions.
+    roles: tuple[str, ...] = ("collector", "stream")
     #: Kafka consumer-group session timeout, seconds: how soon a dead worker's partitions move elsewhere.
     session_timeout: float = 10.0
     #: Collector write keys and the source name each is bound to: ``key=source,key2=source2``. A secret:
@@ -121,7 +128,11 @@ class Settings:
         store = text("TASTEMAKER_STORE", defaults.store)
         if store.split("://", 1)[0] not in ("rocksdb", "memory"):
             raise SettingsError(f"TASTEMAKER_STORE={store!r} must be rocksdb:// or memory://")
+        roles = tuple(r.strip() for r in env.get("TASTEMAKER_ROLES", ",".join(defaults.roles)).split(",") if r.strip())
+        if not roles or set(roles) - set(ROLES):
+            raise SettingsError(f"TASTEMAKER_ROLES={','.join(roles)!r} must name one or more of {', '.join(ROLES)}")
         settings = cls(
+            roles=roles,
             broker=text("TASTEMAKER_BROKER", defaults.broker),
             app_id=text("TASTEMAKER_APP_ID", defaults.app_id),
             topic_prefix=env.get("TASTEMAKER_TOPIC_PREFIX", defaults.topic_prefix).strip(),

@@ -2,10 +2,12 @@
 
 1. Kafka: ``TASTEMAKER_BROKER`` if set, else the local broker of ``infra/kafka/kafka.sh`` (``KAFKA_PORT``,
    default 9092), started and stopped here when it was not running.
-2. Three servers on the same port, one at a time, each started fresh for every repetition:
+2. Four servers on the same port, one at a time, each started fresh for every repetition:
    ``baseline-http`` (``bench/baseline_server.py``: plain aiohttp + orjson, no validation, no Kafka: the
-   HTTP stack's ceiling), ``baseline-http+kafka`` (the same, producing every message raw with aiokafka)
-   and ``collector``: ``faust -A app worker -l info`` with a fresh app id, topic prefix and write key.
+   HTTP stack's ceiling), ``baseline-http+kafka`` (the same, producing every message raw with aiokafka),
+   ``collector``: ``faust -A app worker -l info`` with ``TASTEMAKER_ROLES=collector`` (a collecting worker, as
+   a deployment scales collection) and a fresh app id, topic prefix and write key, and ``collector+stream``:
+   the all-in-one default, whose stream stages share the process with the collector.
    A fresh worker per repetition: otherwise each run would inherit the backlog the worker's own agents are
    still working off (they process far fewer events/s than the collector accepts) and measure that too.
 3. Against each, once /health is 200, in a second process (``bench/collector_load.py``): an open-loop
@@ -187,15 +189,21 @@ def main() -> None:
     }
     collector_topics = []
 
-    def collector():
-        app_id = f"bench-{uuid.uuid4().hex[:8]}"  # fresh consumer group and topics
-        collector_topics.extend(f"{app_id}.{t}" for t in INPUT_TOPICS)
-        return [str(Path(PYTHON).parent / "faust"), "-A", "app", "worker", "-l", "info"], {
-            **env, "TASTEMAKER_BROKER": broker, "TASTEMAKER_APP_ID": app_id, "TASTEMAKER_TOPIC_PREFIX": f"{app_id}.",
-            "TASTEMAKER_WRITE_KEYS": f"{WRITE_KEY}=bench", "TASTEMAKER_WEB_PORT": str(args.port),
-            "TASTEMAKER_DATA_DIR": str(run_dir / "data"), "TASTEMAKER_SESSION_TIMEOUT": "6"}
+    def collector(roles: str):
+        def start():
+            app_id = f"bench-{uuid.uuid4().hex[:8]}"  # fresh consumer group and topics
+            collector_topics.extend(f"{app_id}.{t}" for t in INPUT_TOPICS)
+            return [str(Path(PYTHON).parent / "faust"), "-A", "app", "worker", "-l", "info"], {
+                **env, "TASTEMAKER_BROKER": broker, "TASTEMAKER_APP_ID": app_id, "TASTEMAKER_TOPIC_PREFIX": f"{app_id}.",
+                "TASTEMAKER_WRITE_KEYS": f"{WRITE_KEY}=bench", "TASTEMAKER_WEB_PORT": str(args.port),
+                "TASTEMAKER_DATA_DIR": str(run_dir / "data"), "TASTEMAKER_SESSION_TIMEOUT": "6",
+                "TASTEMAKER_ROLES": roles}
+        return start
 
-    servers["collector"] = collector
+    # A collector worker (TASTEMAKER_ROLES=collector, how a deployment scales collection), and the same with
+    # the stream stages in the same process working off what it accepts (the all-in-one default).
+    servers["collector"] = collector("collector")
+    servers["collector+stream"] = collector("collector,stream")
     results = {"machine": {"cpus": os.cpu_count(), "python": platform.python_version()},
                "args": vars(args), "servers": {name: [] for name in servers}}
     try:
@@ -207,7 +215,7 @@ def main() -> None:
             for name, start in servers.items():
                 cmd, server_env = start()
                 results["servers"][name].append(repetition(name, cmd, server_env, args, run_dir / f"{name}.log"))
-        reps = results["servers"]["collector"]
+        reps = results["servers"]["collector"] + results["servers"]["collector+stream"]
         accepted = sum(r[m]["accepted"] for r in reps for m in ("latency", "throughput"))
         results["collector_accepted"] = accepted
         results["collector_stored"] = asyncio.run(stored(bootstrap, collector_topics))

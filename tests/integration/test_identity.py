@@ -6,6 +6,7 @@ import asyncio
 import time
 import uuid
 
+import aiohttp
 import pytest
 from segment.analytics import Client
 
@@ -112,5 +113,33 @@ async def test_bots_by_user_agent_and_by_rate_are_counted_and_kept_out_of_profil
         assert outcomes["bot:user_agent"] == 1 and outcomes["bot:rate"] == 10
         status, body = await worker.get_json(f"/profiles/{crawler}")
         assert status == 404  # the crawler's page view reached no profile
+    finally:
+        deployment.shutdown()
+
+
+async def test_a_collector_only_worker_feeds_a_stream_only_worker(broker, tmp_path):
+    # TASTEMAKER_ROLES splits collection from processing: the collector answers HTTP and produces, the
+    # stream worker owns every partition and the profiles.
+    deployment = deployment_with_collector(broker, tmp_path)
+    try:
+        collector = deployment.worker("collector")
+        collector.env["TASTEMAKER_ROLES"] = "collector"
+        stream = deployment.worker("stream")
+        stream.env["TASTEMAKER_ROLES"] = "stream"
+        collector.start()
+        stream.start()
+        await asyncio.gather(collector.wait_ready(), stream.wait_ready())
+        visitor = f"split-{uuid.uuid4().hex[:8]}"
+        client = segment_client(collector)
+        for n in range(3):
+            client.track(anonymous_id=visitor, event="Product Viewed", properties={"product_id": f"p{n}"})
+        body = await wait_profile(stream, visitor, lambda b: b["profile"]["events"] == 3)
+        assert body["profile"]["counts"] == {"Product Viewed": 3}
+        # Each serves only its role.
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{collector.url}/profiles/{visitor}") as answer:
+                assert answer.status == 404
+            async with http.get(f"{stream.url}/tracker.js") as answer:
+                assert answer.status == 404
     finally:
         deployment.shutdown()

@@ -48,3 +48,12 @@ def test_values_from_the_environment():
 def test_bad_values_name_the_variable(var, value, message):
     with pytest.raises(SettingsError, match=message):
         Settings.from_env({var: value})
+
+
+def test_roles_default_to_both_and_refuse_unknown_names():
+    assert Settings.from_env({}).roles == ("collector", "stream")
+    assert Settings.from_env({"TASTEMAKER_ROLES": " stream "}).roles == ("stream",)
+    with pytest.raises(SettingsError, match="TASTEMAKER_ROLES"):
+        Settings.from_env({"TASTEMAKER_ROLES": "collector,ranker"})
+    with pytest.raises(SettingsError, match="TASTEMAKER_ROLES"):
+        Settings.from_env({"TASTEMAKER_ROLES": ","})
