@@ -40,11 +40,17 @@ class Event(faust.Record, serializer="json", include_metadata=False):
     traits: dict
     #: Fields a sanity rule clamped (tastemaker/ingest/sanity.py).
     clamped: list[str]
+    #: properties.tags (a list, or one comma-separated string), at most 20.
+    tags: list[str]
     page_url: str | None = None
     page_path: str | None = None
     page_referrer: str | None = None
     page_title: str | None = None
     category: str | None = None
+    brand: str | None = None
+    #: product, article, category, search, cart, checkout, confirmation, home, other: properties.page_type
+    #: when the site sends it, else classified from the event name and page path (tastemaker/page_types.py).
+    page_type: str | None = None
     price: float | None = None
     quantity: float | None = None
     #: Order value: properties.revenue, else properties.total.

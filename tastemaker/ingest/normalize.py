@@ -23,7 +23,8 @@ from tastemaker.ingest.sanity import Limits, apply_limits
 from tastemaker.ingest.segment_schema import Invalid
 from tastemaker.ingest.user_agent import classify, device_type_of
 
-MAX_ITEM_IDS = 50  # a "Product List Viewed" of a whole catalogue page is still one event
+MAX_ITEM_IDS = 50
+MAX_TAGS, MAX_TAG_LENGTH = 20, 64  # a "Product List Viewed" of a whole catalogue page is still one event
 _CAMPAIGN_FIELDS = ("name", "source", "medium", "term", "content")
 _GEO_FIELDS = ("country", "region", "city")  # not latitude/longitude: coarse is enough, and less personal
 
@@ -69,6 +70,9 @@ def _normalize(message: Mapping[str, Any], topic: str, record_time: float, fallb
 
     event["item_ids"] = _item_ids(props)
     event["category"] = _text(props.get("category"))
+    event["brand"] = _text(props.get("brand"))
+    event["tags"] = _tags(props)
+    event["page_type"] = _text(props.get("page_type"))
     event["price"] = _number(props, "price")
     event["quantity"] = _number(props, "quantity")
     event["revenue"] = _number(props, "revenue")
@@ -161,6 +165,23 @@ def _item_ids(props: Mapping[str, Any]) -> list[str]:
         if item and item not in ids:
             ids.append(item)
     return ids[:MAX_ITEM_IDS]
+
+
+def _tags(props: Mapping[str, Any]) -> list[str]:
+    """``properties.tags``: a list of strings, or one comma-separated string; bounded."""
+    value = props.get("tags")
+    if value is None:
+        return []
+    if isinstance(value, str):
+        value = value.split(",")
+    if not isinstance(value, list):
+        raise _Refused(Invalid("properties.tags", "tags must be a list of strings"))
+    tags: list[str] = []
+    for tag in value:
+        tag = _text(tag)
+        if tag and tag[:MAX_TAG_LENGTH] not in tags:
+            tags.append(tag[:MAX_TAG_LENGTH])
+    return tags[:MAX_TAGS]
 
 
 def _campaign(context: Mapping[str, Any], page_url: str | None) -> dict[str, str]:

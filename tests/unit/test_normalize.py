@@ -88,6 +88,7 @@ def test_mobile_libraries_device_type_without_a_user_agent():
     ({"price": "cheap"}, "properties.price"),
     ({"dwell_ms": True}, "properties.dwell_ms"),
     ({"price": "NaN"}, "properties.price"),
+    ({"tags": {"a": 1}}, "properties.tags"),
 ])
 def test_impossible_or_wrong_typed_values_refuse_the_event_naming_the_field(properties, field):
     refused = run(track("Page Engaged", properties=properties))
@@ -116,3 +117,12 @@ def test_a_timestamp_that_is_no_date_is_refused():
 def test_properties_that_are_not_an_object_are_refused():
     refused = run({"type": "track", "event": "E", "userId": "u", "context": {"page": "home"}})
     assert isinstance(refused, Invalid) and refused.field == "context.page"
+
+
+def test_brand_tags_and_an_explicit_page_type_are_read_from_properties():
+    fields = run(track(properties={"brand": " Acme ", "tags": ["trail", "", "trail", "waterproof", 7],
+                                   "page_type": "product"}))
+    assert (fields["brand"], fields["tags"], fields["page_type"]) == ("Acme", ["trail", "waterproof"], "product")
+    assert run(track(properties={"tags": "a, b,,c"}))["tags"] == ["a", "b", "c"]
+    assert run(track(properties={"tags": ["x" * 100] + [f"t{n}" for n in range(40)]}))["tags"][0] == "x" * 64
+    assert len(run(track(properties={"tags": [f"t{n}" for n in range(40)]}))["tags"]) == 20
