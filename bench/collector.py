@@ -25,51 +25,19 @@ import asyncio
 import json
 import os
 import platform
-import signal
 import statistics
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-REPO = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
+from common import PYTHON, REPO, cpu_seconds, say, start_kafka, stop, stop_kafka, wait_healthy
 INPUT_TOPICS = ("clickstream", "purchase_events", "engagement_metrics", "identities")
 WRITE_KEY = f"bench-{uuid.uuid4().hex}"  # never a real key: this run's worker only
-
-
-def say(text: str) -> None:
-    print(text, file=sys.stderr, flush=True)
-
-
-def wait_healthy(url: str, process: subprocess.Popen, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{url}: the server exited ({process.returncode}); see its log in .run/bench/")
-        try:
-            with urllib.request.urlopen(f"{url}/health", timeout=2) as answer:
-                if answer.status == 200:
-                    return
-        except OSError:
-            pass
-        time.sleep(0.5)
-    raise SystemExit(f"{url}/health is not 200 after {timeout:.0f} s")
-
-
-def stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def load(url: str, mode: str, args, env: dict) -> dict:
@@ -101,12 +69,6 @@ def repetition(name: str, cmd: list[str], env: dict, args, log_path: Path) -> di
     say(f"  {name:<20} {throughput['events_per_s']:>7} events/s, {throughput['cpu_us_per_event']:>5} us CPU/event, track p50 {latency['p50_ms']} ms, "
         f"p99 {latency['p99_ms']} ms, errors {throughput['errors'] + latency['errors']}")
     return {"latency": latency, "throughput": throughput}
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process (Linux /proc), seconds."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def medians(reps: list[dict]) -> dict:
@@ -142,16 +104,6 @@ async def stored(bootstrap: str, topics: list[str]) -> int:
         return sum((await consumer.end_offsets(partitions)).values())
     finally:
         await consumer.stop()
-
-
-def start_kafka() -> tuple[str, bool]:
-    if os.environ.get("TASTEMAKER_BROKER"):
-        return os.environ["TASTEMAKER_BROKER"], False
-    port = os.environ.setdefault("KAFKA_PORT", "9092")
-    kafka = str(REPO / "infra/kafka/kafka.sh")
-    started = subprocess.run([kafka, "status"], capture_output=True).returncode != 0
-    subprocess.run([kafka, "start"], check=True)
-    return f"kafka://127.0.0.1:{port}", started
 
 
 def table(results: dict) -> str:
@@ -221,7 +173,7 @@ def main() -> None:
         results["collector_stored"] = asyncio.run(stored(bootstrap, collector_topics))
     finally:
         if started_kafka:
-            subprocess.run([str(REPO / "infra/kafka/kafka.sh"), "stop"])
+            stop_kafka()
     results["medians"] = {name: medians(reps) for name, reps in results["servers"].items()}
 
     out_dir = REPO / "bench/results"

@@ -1,0 +1,101 @@
+"""Every worker's own copy of a whole topic: rules (compacted, read from the start), decisions (from the end).
+
+Faust tables are partitioned: a worker holds only its partitions. Some state every worker needs whole
+(the rules every person is judged by), and some output every worker must see (the decisions it streams to
+pages, whoever computed them). A ``TopicFollower`` reads all partitions of one topic with a consumer of its
+own, outside the consumer group, so it never takes part in rebalances and never moves a partition::
+
+    topic (all partitions) ──▶ AIOKafkaConsumer (no group, no commits) ──▶ on_record(key, value)
+                                 from the start: ``ready`` once the end offsets seen at start are reached
+                                 from the end:   ``ready`` as soon as it is positioned
+
+Reading a compacted topic from the start gives the latest value of every key (a tombstone, value None,
+deletes it): the worker's state is rebuilt from Kafka on every start, and nothing is kept on local disk.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Awaitable, Callable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.errors import KafkaError
+from mode import Service
+
+log = logging.getLogger(__name__)
+
+OnRecord = Callable[[bytes | None, bytes | None], Awaitable[None] | None]
+
+
+class TopicFollower(Service):
+    def __init__(
+        self, topic: str, bootstrap_servers: list[str], on_record: OnRecord, *, from_beginning: bool, **kwargs
+    ) -> None:
+        super().__init__(**kwargs)
+        self.topic = topic
+        self.bootstrap_servers = bootstrap_servers
+        self.on_record = on_record
+        self.from_beginning = from_beginning
+        self.ready = asyncio.Event()
+        self._consumer: AIOKafkaConsumer | None = None
+
+    @Service.task
+    async def _follow(self) -> None:
+        while not self.should_stop:
+            try:
+                await self._read()
+            except asyncio.CancelledError:
+                raise
+            except KafkaError as exc:  # broker restarts, topic not yet created: retry, never crash the worker
+                log.warning("following %s: %s; retrying", self.topic, exc)
+                await self._close()
+                await self.sleep(1.0)
+
+    async def _read(self) -> None:
+        consumer = self._consumer = AIOKafkaConsumer(
+            bootstrap_servers=self.bootstrap_servers, enable_auto_commit=False, group_id=None,
+            auto_offset_reset="earliest" if self.from_beginning else "latest",
+        )
+        await consumer.start()
+        partitions = None
+        while not partitions:  # the worker creates its topics at start; wait for the metadata
+            partitions = consumer.partitions_for_topic(self.topic)
+            if not partitions:
+                await consumer.force_metadata_update()
+                await self.sleep(0.2)
+        assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
+        consumer.assign(assigned)
+        if self.from_beginning:
+            await consumer.seek_to_beginning(*assigned)
+            target = await consumer.end_offsets(assigned)
+        else:
+            await consumer.seek_to_end(*assigned)
+            target = {}
+        if all(await consumer.position(tp) >= offset for tp, offset in target.items()):
+            self.ready.set()
+        while not self.should_stop:
+            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            for records in batches.values():
+                for record in records:
+                    try:
+                        result = self.on_record(record.key, record.value)
+                        if asyncio.iscoroutine(result):
+                            await result
+                    except Exception:  # a bad record is the handler's to report; the follower goes on
+                        log.exception("%s: record at offset %s not applied", self.topic, record.offset)
+            if not self.ready.is_set() and all(
+                await consumer.position(tp) >= offset for tp, offset in target.items()
+            ):
+                self.ready.set()
+
+    async def _close(self) -> None:
+        consumer, self._consumer = self._consumer, None
+        if consumer is not None:
+            try:
+                await consumer.stop()
+            except Exception:
+                pass
+
+    async def on_stop(self) -> None:
+        await self._close()
