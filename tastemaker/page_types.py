@@ -32,7 +32,7 @@ A setting adds rules in front of the defaults (so they win): ``article=/blog/*,/
 
 It runs on every event: the rules are compiled into one regular expression (the alternation tries them in
 order, so the first rule that matches the whole path wins), and the type of each distinct path is cached
-(bounded: the cache is cleared when full).
+(bounded: the cache is cleared when full), as is the type of each event name.
 """
 
 from __future__ import annotations
@@ -111,6 +111,7 @@ class PageTypes:
         compiled = re.compile(f"(?:{pattern})\\Z", re.IGNORECASE | re.DOTALL) if self.paths else None
         object.__setattr__(self, "_paths_regex", compiled)
         object.__setattr__(self, "_path_cache", {})
+        object.__setattr__(self, "_name_cache", {})
         object.__setattr__(self, "_loose_names", {_loose(n): t for n, t in self.names.items()})
 
     def of(self, event: Mapping[str, Any]) -> str:
@@ -120,10 +121,21 @@ class PageTypes:
             return explicit.strip().lower()[:MAX_TYPE_LENGTH]
         name = event.get("name")
         if name:
-            by_name = self.names.get(name) or self._loose_names.get(_loose(name))
+            by_name = self._name_cache.get(name)  # type: ignore[attr-defined]
+            if by_name is None:
+                by_name = self._name_type(name)
             if by_name:
                 return by_name
         return self.of_path(path_of(event))
+
+    def _name_type(self, name: str) -> str:
+        """The type an event name maps to, or "" (remembered: names are few, but free text, so bounded)."""
+        found = self.names.get(name) or self._loose_names.get(_loose(name)) or ""  # type: ignore[attr-defined]
+        cache: dict[str, str] = self._name_cache  # type: ignore[attr-defined]
+        if len(cache) >= self.cache_size:
+            cache.clear()
+        cache[name] = found
+        return found
 
     def of_path(self, path: str | None) -> str:
         """The type of the first rule matching the whole ``path``, else ``fallback``."""
