@@ -121,21 +121,22 @@ class PageTypes:
             return explicit.strip().lower()[:MAX_TYPE_LENGTH]
         name = event.get("name")
         if name:
-            by_name = self._name_cache.get(name)  # type: ignore[attr-defined]
-            if by_name is None:
-                by_name = self._name_type(name)
+            by_name = self.of_name(name)
             if by_name:
                 return by_name
         return self.of_path(path_of(event))
 
-    def _name_type(self, name: str) -> str:
-        """The type an event name maps to, or "" (remembered: names are few, but free text, so bounded)."""
+    def of_name(self, name: str) -> str | None:
+        """The type an event name maps to, if any (remembered: names are few, but free text, so bounded)."""
+        known = self._name_cache.get(name)  # type: ignore[attr-defined]
+        if known is not None:
+            return known or None
         found = self.names.get(name) or self._loose_names.get(_loose(name)) or ""  # type: ignore[attr-defined]
         cache: dict[str, str] = self._name_cache  # type: ignore[attr-defined]
         if len(cache) >= self.cache_size:
             cache.clear()
         cache[name] = found
-        return found
+        return found or None
 
     def of_path(self, path: str | None) -> str:
         """The type of the first rule matching the whole ``path``, else ``fallback``."""
