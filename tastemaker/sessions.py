@@ -98,8 +98,8 @@ class SessionConfig:
     sequence_items: int = 5
     #: Closed-session summaries kept per person, newest first.
     history_size: int = 10
-    #: Pages kept at each end of a closed session's page list in its summary.
-    summary_edge_pages: int = 3
+    #: Pages kept at each end of a closed session's page list in its summary (history holds 10 summaries).
+    summary_edge_pages: int = 2
     #: A one-page session whose duration and visible dwell are both under this is a bounce, seconds.
     bounce_threshold: float = 10.0
     #: Dwell on the exit page under which a session ending on a quick_exit_types page is a quick exit, seconds.
@@ -165,15 +165,14 @@ def apply(state: Mapping[str, Any] | None, event: Mapping[str, Any], config: Ses
     if current is not None and at > current["end"] + idle:
         state, summary = _close(state, config)
         current, closed_end = None, state["closed_end"]
-    if current is not None:
-        if at < current["start"] - idle or (at < current["start"] and closed_end is not None and at <= closed_end + idle):
-            return SessionStep(dict(state), late=True)
-        session = _apply_to_session(current, event, config)
-    else:
+    if current is None:
         if closed_end is not None and at <= closed_end + idle:
             return SessionStep(dict(state), late=True)
-        session = _apply_to_session(_new_session(event), event, config)
+        current = _new_session(event)
+    elif at < current["start"] - idle or (at < current["start"] and closed_end is not None and at <= closed_end + idle):
+        return SessionStep(dict(state), late=True)
     entry = _sequence_entry(event, config)
+    session = _apply_to_session(current, event, entry, config)
     sequence = _add_to_sequence(state["sequence"], entry, config) if entry else state["sequence"]
     return SessionStep({**state, "current": session, "sequence": sequence}, summary)
 
@@ -251,7 +250,9 @@ def _new_session(event: Mapping[str, Any]) -> dict[str, Any]:
             "max_scroll": None, "converted": False, "page_types": {}, "pages": [], "sequence": []}
 
 
-def _apply_to_session(session: Mapping[str, Any], event: Mapping[str, Any], config: SessionConfig) -> dict[str, Any]:
+def _apply_to_session(
+    session: Mapping[str, Any], event: Mapping[str, Any], entry: list | None, config: SessionConfig
+) -> dict[str, Any]:
     at = event["event_time"]
     session = {**session, "start": min(session["start"], at), "end": max(session["end"], at),
                "events": session["events"] + 1}
@@ -261,7 +262,6 @@ def _apply_to_session(session: Mapping[str, Any], event: Mapping[str, Any], conf
         _page_view(session, event, config)
     elif event.get("page_view_id") and (event.get("dwell_ms") is not None or event.get("scroll_depth") is not None):
         _engagement(session, event, config)
-    entry = _sequence_entry(event, config)
     if entry:
         session["sequence"] = _add_to_sequence(session["sequence"], entry, config)
     return session

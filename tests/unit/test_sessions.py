@@ -3,6 +3,7 @@ import json
 import random
 
 import pytest
+from hypothesis import given, settings, strategies as st
 
 from tastemaker import sessions
 from tastemaker.sessions import SessionConfig, apply, close_if_idle, due_at, merge
@@ -344,3 +345,38 @@ def test_state_stays_bounded_over_10000_events():
     assert all(len(p["path"] or "") <= config.max_path_length for p in state["current"]["pages"])
     # The size reaches a ceiling: the second half of the run never exceeds what the first half reached.
     assert max(sizes[5_000:]) <= max(sizes[:5_000]) * 1.2
+
+
+gaps = st.lists(st.tuples(st.sampled_from([0, 1, 14, 600, IDLE, IDLE + 1, IDLE + 60, IDLE + 61, 5 * IDLE]),
+                          st.sampled_from(["page", "heartbeat", "Product Viewed", "Order Completed"]),
+                          st.sampled_from(["/", "/p/1", "/cart", "/blog/a"])), min_size=1, max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@given(gaps)
+def test_a_timer_closing_idle_sessions_ends_where_event_time_closing_does(steps):
+    events, t, last_pv = [], 0.0, "none"
+    for gap, kind, path in steps:
+        t += gap
+        if kind == "page":
+            events.append(page(t, path))
+            last_pv = events[-1]["event_id"]
+        elif kind == "heartbeat":
+            events.append(heartbeat(t, last_pv, int(gap * 1000) % 60_000, 50, path))
+        else:
+            events.append(track(t, kind, ["p1"], path))
+
+    by_events, closed_by_events, _ = run(events)
+    state, closed_by_timer = None, []
+    for event in events:
+        for _ in range(2):  # a timer that fires twice (re-run after a restart) changes nothing more
+            step = close_if_idle(state, event["event_time"])  # the wall clock as events arrive
+            state = step.state
+            closed_by_timer += [step.closed] if step.closed else []
+        step = apply(state, event)
+        state = step.state
+        closed_by_timer += [step.closed] if step.closed else []
+    assert state == by_events
+    assert closed_by_timer == closed_by_events
+    final_a, final_b = close(by_events), close(state)
+    assert final_a == final_b
