@@ -9,11 +9,15 @@ A session is a run of activity (page, screen and track events) without a gap of 
                               A.end              the event that closes A (apply returns A's summary)
                                                  and opens B
 
-    an event at t, with the open session C and the newest closed session ending at E:
-      C.start - idle <= t <= C.end + idle     applied to C (out of order within C is fine: pages stay sorted)
-      t > C.end + idle                        closes C, opens a new session at t
-      t < C.start - idle, or t <= E + idle     late: it belongs to a session already closed; not applied
-        (and t before C.start)
+    an event at t, with the open session C (if any) and the newest closed session ending at E (if any):
+      C.start - idle <= t <= C.end + idle      applied to C (out of order within C is fine: pages stay sorted)
+      t > C.end + idle                         closes C, then as with no open session
+      t < C.start - idle                       late: not applied (a session closed, or never seen)
+      t < C.start and t <= E + idle            late: it would extend the closed session
+      no open session, t <= E + idle           late (its session was closed on the wall clock)
+      no open session, otherwise               opens a new session at t
+
+Heartbeats are activity: a visible tab keeps its session open.
 
 Two ways to close, with the same result: ``apply`` closes on event time (the next event is too late for the
 session), ``close_if_idle`` on the wall clock (``now > end + idle + close_grace``), for a timer; ``due_at``
@@ -32,8 +36,11 @@ Person state (JSON, bounded: one table value, written on every event)::
      "closed_end": 1795737720.7,       end of the newest closed session (the late-event watermark), or None
      "sequence": [[at, type, [items]], ...]}   last sequence_length page types / items, across sessions
 
-    session: {"id": "9f2c4e1ab377-1795737000123", "start": t, "end": t, "events": 12, "page_count": 4,
-              "max_scroll": 80 | None, "converted": false, "page_types": {"product": 2, "home": 1, ...},
+    session: {"id": "9f2c4e1ab377-1795737000123", "start": t, "end": t,
+              "events": 12,                    every event applied, heartbeats included
+              "page_count": 4,                 page views, including any dropped from "pages"
+              "max_scroll": 80 | None, "converted": false,
+              "page_types": {"product": 2, "home": 1, ...},   page views per type (at most 20 types)
               "pages": [page, ...],            sorted by "at"; the entry page and the latest, ≤ max_pages
               "sequence": [[at, type, [items]], ...]}      last sequence_length, oldest first
 
@@ -125,7 +132,7 @@ DEFAULT = SessionConfig()
 
 @dataclass(frozen=True)
 class SessionStep:
-    state: dict[str, Any]  # the person's session state to store (the input itself when nothing changed)
+    state: dict[str, Any]  # the person's session state to store (a copy of the input when nothing changed)
     closed: dict[str, Any] | None = None  # the summary of a session this step closed
     late: bool = False  # the event belongs to a session already closed: not applied
 
@@ -135,6 +142,7 @@ def empty() -> dict[str, Any]:
 
 
 def session_id(person: str, at: float) -> str:
+    """``<12 hex digits of the person's hash>-<epoch ms>``: sorts by start within a person, same on replay."""
     return f"{hashlib.blake2b(person.encode(), digest_size=6).hexdigest()}-{round(at * 1000)}"
 
 
@@ -155,6 +163,8 @@ def close_if_idle(state: Mapping[str, Any] | None, now: float, config: SessionCo
 
 
 def apply(state: Mapping[str, Any] | None, event: Mapping[str, Any], config: SessionConfig = DEFAULT) -> SessionStep:
+    """Apply a normalized event on event time: it may close the open session first (``closed``), or be
+    ``late`` and change nothing. Events of types outside ``activity_types`` change nothing either."""
     state = state or empty()
     if event["type"] not in config.activity_types:
         return SessionStep(dict(state))
