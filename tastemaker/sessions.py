@@ -179,8 +179,10 @@ def apply(state: Mapping[str, Any] | None, event: Mapping[str, Any], config: Ses
         if closed_end is not None and at <= closed_end + idle:
             return SessionStep(dict(state), late=True)
         current = _new_session(event)
-    elif at < current["start"] - idle or (at < current["start"] and closed_end is not None and at <= closed_end + idle):
-        return SessionStep(dict(state), late=True)
+    elif at < current["start"]:  # before the open session: an earlier session's, unless close enough
+        reaches_closed = closed_end is not None and at <= closed_end + idle
+        if at < current["start"] - idle or reaches_closed:
+            return SessionStep(dict(state), late=True)
     entry = _sequence_entry(event, config)
     session = _apply_to_session(current, event, entry, config)
     sequence = _add_to_sequence(state["sequence"], entry, config) if entry else state["sequence"]

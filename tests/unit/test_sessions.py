@@ -259,7 +259,8 @@ def test_closed_summaries_drop_the_heavy_parts():
 
 
 def test_merge_of_two_open_sessions_holds_both_in_time_order():
-    anonymous = [page(0, "/", person="a1"), page(20, "/p/1", person="a1"), heartbeat(25, "pv-a1-20", 5000, 40, person="a1")]
+    anonymous = [page(0, "/", person="a1"), page(20, "/p/1", person="a1"),
+                 heartbeat(25, "pv-a1-20", 5000, 40, person="a1")]
     known = [page(10, "/c/shoes", person="u1"), page(30, "/cart", person="u1")]
     a, _, _ = run(anonymous)
     b, _, _ = run(known)
