@@ -18,11 +18,13 @@ OUTCOMES: Counter[str] = Counter()
 
 async def send_to_dead_letter(
     value: bytes | None, key: bytes | None, reason: str, field: str | None, source: SourcePosition
-) -> None:
-    await dead_letter.send(
+):
+    """Sends (buffers) the dead letter; returns the future of Kafka's acknowledgement."""
+    acknowledged = await dead_letter.send(
         key=key,
         value=value or b"",
         headers={"tm-reason": reason.encode(), "tm-field": (field or "").encode(), HEADER: source.encode()},
     )
     OUTCOMES["dead_letter"] += 1
     OUTCOMES[f"dead_letter:{reason.split(' (', 1)[0].split(':', 1)[0]}"] += 1
+    return acknowledged

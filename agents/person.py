@@ -1,10 +1,10 @@
 """Stage 3, per person: apply events to the profile, link new ids, merge persons (tastemaker/person.py).
 
-    <app_id>-events-by-person (key: person) ─▶ profiles[person] ─▶ links ─▶ events-by-id
-                                                                 ─▶ absorb / forwards ─▶ events-by-person
+    <app_id>-events-by-person (bundles, items keyed by person) ─▶ profiles[person] ─▶ links ─▶ events-by-id
+                                                                              ─▶ absorb / forwards ─▶ events-by-person
 
-One pass per record over the person's state, one table write: the pure transition decides, this agent only
-reads, writes and sends.
+One pass per item over the person's state, one table write: the pure transition decides, this agent only
+reads, writes and sends (what it sends, bundled by destination partition).
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from app.main import app, settings
 from app.topics import events_by_id, events_by_person
 from tables.profiles import profiles
+from tastemaker import bundles
 from tastemaker import person as persons
 from tastemaker.delivery import SourcePosition
 
@@ -26,30 +27,44 @@ async def update_persons(stream):
     async for record in stream.events():
         message = record.message
         try:
-            person = record.key.decode() if isinstance(record.key, bytes) else record.key
-            body = orjson.loads(record.value)
-            if not person or not isinstance(body, dict):
-                raise ValueError("not a JSON object with a key")
-            here = SourcePosition(message.topic, message.partition, message.offset, person)
-            source = SourcePosition.from_headers(record.headers) or here
-            state = profiles.get(person)
-            kind = body.get("kind", "event")
-            if kind == "event":
-                step = persons.on_event(state, person, body, source, here, settings.max_ids_per_person)
-            elif kind == "merge_into":
-                step = persons.on_merge_into(state, person, str(body["target"]), here)
-            elif kind == "absorb":
-                step = persons.on_absorb(state, person, body, source)
-            elif kind == "unlink":
-                step = persons.on_unlink(state, person, str(body["id"]))
-            else:
-                raise ValueError(f"unknown kind {kind!r}")
-        except (ValueError, TypeError, KeyError, UnicodeDecodeError) as exc:
-            position = SourcePosition(message.topic, message.partition, message.offset)
-            await send_to_dead_letter(record.value, None, f"unreadable person record: {exc}"[:200], None, position)
+            items = bundles.unpack(record.value)
+        except ValueError as exc:
+            here = SourcePosition(message.topic, message.partition, message.offset)
+            await send_to_dead_letter(record.value, None, f"unreadable bundle: {exc}"[:200], None, here)
             continue
-        if step.state is not None:
-            profiles[person] = step.state
-        for send in step.sends:
-            await _TOPICS[send.to].send(key=send.key, value=orjson.dumps(send.value), headers=send.source.headers())
-        OUTCOMES.update(step.outcomes)
+        out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
+               persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
+        for index, entry in enumerate(items):
+            try:
+                person = str(entry["key"])
+                body = entry["body"]
+                if not person or not isinstance(body, dict):
+                    raise ValueError("an item needs a key and an object body")
+                here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
+                source = bundles.source_of(entry) or here
+                step = _step(profiles.get(person), person, body, source, here)
+            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+                here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
+                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc}"[:200], None, here)
+                continue
+            if step.state is not None:
+                profiles[person] = step.state
+            for send in step.sends:
+                out[send.to].add(bundles.item(send.key, send.value, send.source))
+            OUTCOMES.update(step.outcomes)
+        for to, writer in out.items():
+            for partition, key, value in writer.bundles():
+                await _TOPICS[to].send(key=key, value=value, partition=partition)
+
+
+def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition) -> persons.Step:
+    kind = body.get("kind", "event")
+    if kind == "event":
+        return persons.on_event(state, person, body, source, here, settings.max_ids_per_person)
+    if kind == "merge_into":
+        return persons.on_merge_into(state, person, str(body["target"]), here)
+    if kind == "absorb":
+        return persons.on_absorb(state, person, body, source)
+    if kind == "unlink":
+        return persons.on_unlink(state, person, str(body["id"]))
+    raise ValueError(f"unknown kind {kind!r}")

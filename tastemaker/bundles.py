@@ -35,6 +35,7 @@ from tastemaker.partitioning import partition_for
 from tastemaker.delivery import SourcePosition
 
 MAX_ITEMS = 4096  # items per bundle; also the stride of item positions
+MAX_BYTES = 512 * 1024  # per bundle: well under Kafka's default 1 MB message and producer request limits
 
 
 def item(key: str, body: dict[str, Any], source: SourcePosition | None = None) -> dict[str, Any]:
@@ -72,21 +73,38 @@ def unpack(raw: bytes | None) -> list[dict[str, Any]]:
 
 
 class BundleWriter:
-    """Collects items by destination partition; ``bundles()`` gives (partition, first key, packed value)."""
+    """Collects items by destination partition; ``bundles()`` gives (partition, first key, packed value),
+    several per partition when one would pass ``MAX_ITEMS`` items or ``MAX_BYTES``."""
 
     def __init__(self, partitions: int) -> None:
         self.partitions = partitions
-        self._by_partition: dict[int, list[dict[str, Any]]] = defaultdict(list)
+        # partition -> [(key, serialized item)]: each item is serialized once, when added, so bundles can
+        # be cut by size without serializing twice.
+        self._by_partition: dict[int, list[tuple[str, bytes]]] = defaultdict(list)
 
     def add(self, entry: dict[str, Any]) -> None:
-        self._by_partition[partition_for(entry["key"].encode(), self.partitions)].append(entry)
+        key = entry["key"]
+        self._by_partition[partition_for(key.encode(), self.partitions)].append((key, orjson.dumps(entry)))
 
     def __len__(self) -> int:
         return sum(map(len, self._by_partition.values()))
 
     def bundles(self) -> Iterator[tuple[int, str, bytes]]:
         for partition, entries in sorted(self._by_partition.items()):
-            for start in range(0, len(entries), MAX_ITEMS):
-                chunk = entries[start:start + MAX_ITEMS]
-                yield partition, chunk[0]["key"], pack(chunk)
+            chunk: list[bytes] = []
+            size, first = 0, ""
+            for key, raw in entries:
+                if chunk and (len(chunk) >= MAX_ITEMS or size + len(raw) > MAX_BYTES):
+                    yield partition, first, _join(chunk)
+                    chunk, size = [], 0
+                if not chunk:
+                    first = key
+                chunk.append(raw)
+                size += len(raw) + 1
+            if chunk:
+                yield partition, first, _join(chunk)
         self._by_partition.clear()
+
+
+def _join(serialized: list[bytes]) -> bytes:
+    return b'{"items":[' + b",".join(serialized) + b"]}"
