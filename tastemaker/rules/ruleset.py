@@ -286,7 +286,7 @@ def _fields(conditions: Iterable[Condition], into: Mapping[str, frozenset[str] |
     merged: dict[str, frozenset[str] | None] = dict(into or {})
     for condition in conditions:
         for name, keys in condition.fields.items():
-            if name in merged and (merged[name] is None or keys is None):
+            if keys is None or (name in merged and merged[name] is None):
                 merged[name] = None
             else:
                 merged[name] = merged.get(name, frozenset()) | keys
