@@ -1,0 +1,120 @@
+"""A rule's CEL condition (``when`` or ``unless``), compiled once and checked when the rule is applied, so a
+mistake is refused then instead of failing on every event:
+
+1. at most MAX_EXPRESSION_CHARS characters (with bounded inputs, CEL evaluation time is then bounded:
+   CEL has no loops beyond comprehensions over the given, bounded lists, and always terminates);
+2. it compiles (a syntax error is reported with CEL's line:col and caret excerpt);
+3. every top-level variable it reads is one of event, profile, session, now (``Program.variables()``,
+   less names bound by comprehension macros), and every function it calls is a CEL built-in or one of the
+   helpers (``Program.functions()``, less operators);
+4. helpers get the right number of arguments, and literal windows (``count("X", "10m")``) parse as
+   durations of at most MAX_WINDOW_S;
+5. evaluated against ``sample_context()``, it does not return a non-boolean (``event.name`` alone) and
+   does not reach an undefined name. Data-dependent errors (a missing nested key) are not refused: they
+   are counted when they happen.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import cel
+
+from tastemaker.rules import cel_source
+from tastemaker.rules.context import HELPER_ARITY, VARIABLES, WINDOWED_HELPERS, NoSignals, Scope, sample_context
+from tastemaker.rules.durations import parse_duration
+from tastemaker.rules.errors import RuleError
+
+MAX_EXPRESSION_CHARS = 2_000
+MAX_WINDOW_S = 30 * 86400  # the longest window a helper may count over
+MAX_WHY_PATHS = 16
+
+# Functions of the Rust cel crate (besides operators, whose names start with "_", "@" or "!").
+BUILTINS = frozenset({
+    "size", "contains", "startsWith", "endsWith", "matches", "int", "uint", "double", "string", "bytes",
+    "timestamp", "duration", "type", "dyn", "getFullYear", "getMonth", "getDayOfYear", "getDayOfMonth",
+    "getDate", "getDayOfWeek", "getHours", "getMinutes", "getSeconds", "getMilliseconds",
+})
+
+_SYNTAX = re.compile(r"<input>:(\d+):(\d+): (.*)", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class Condition:
+    source: str
+    program: cel.Program = field(compare=False, repr=False)
+    labels: frozenset[str] | None  # the event labels it can only match on (None: any event)
+    fields: dict[str, frozenset[str] | None] = field(compare=False)  # per variable: first-level fields read
+    paths: tuple[str, ...] = field(compare=False)  # variable paths read, reported as the why of a match
+
+
+def compile_condition(source: object, where: str) -> Condition:
+    """``where``: the field path reported in errors (``when``, ``unless``)."""
+    if not isinstance(source, str) or not source.strip():
+        raise RuleError(where, "must be a non-empty CEL expression (a string)")
+    if len(source) > MAX_EXPRESSION_CHARS:
+        raise RuleError(where, f"expression is {len(source)} characters, more than the limit of {MAX_EXPRESSION_CHARS}")
+    try:
+        program = cel.compile(source)
+    except ValueError as error:
+        raise RuleError(where, _syntax_reason(str(error))) from None
+    tokens = cel_source.tokenize(source)
+    _check_references(program, tokens, where)
+    _check_helper_calls(tokens, where)
+    paths = cel_source.paths(tokens, VARIABLES)
+    condition = Condition(source, program, cel_source.index_labels(tokens), cel_source.root_fields(paths),
+                          tuple(paths[:MAX_WHY_PATHS]))
+    _check_on_sample(condition, where)
+    return condition
+
+
+def _syntax_reason(message: str) -> str:
+    match = _SYNTAX.search(message)
+    if not match:
+        return f"CEL syntax error: {message}"
+    line, column, rest = match.groups()
+    return f"CEL syntax error at line {line}:{column}: {rest.strip()}"
+
+
+def _check_references(program: cel.Program, tokens: list[cel_source.Token], where: str) -> None:
+    references = program.references()
+    unknown = sorted(set(references["variables"]) - set(VARIABLES) - cel_source.bound_names(tokens))
+    if unknown:
+        raise RuleError(where, f"unknown variable {unknown[0]!r}: conditions can read {', '.join(VARIABLES)}")
+    unknown = sorted(name for name in references["functions"]
+                     if name[:1] not in "_@!" and name not in BUILTINS and name not in HELPER_ARITY)
+    if unknown:
+        raise RuleError(where, f"unknown function {unknown[0]!r}: helpers are {', '.join(HELPER_ARITY)}")
+
+
+def _check_helper_calls(tokens: list[cel_source.Token], where: str) -> None:
+    for name, args in cel_source.calls(tokens, HELPER_ARITY):
+        if len(args) != HELPER_ARITY[name]:
+            raise RuleError(where, f"{name}() takes {HELPER_ARITY[name]} argument(s), not {len(args)}")
+        if name not in WINDOWED_HELPERS:
+            continue
+        window = args[1]
+        if len(window) == 1 and window[0].kind == "string":
+            try:
+                seconds = parse_duration(cel_source.string_value(window[0]))
+            except ValueError as error:
+                raise RuleError(where, f"{name}() window: {error}") from None
+            if seconds > MAX_WINDOW_S:
+                raise RuleError(where, f"{name}() window {window[0].text} is longer than the maximum of 30d")
+
+
+def _check_on_sample(condition: Condition, where: str) -> None:
+    sample = sample_context()
+    scope = Scope(sample["event"], sample["profile"], sample["session"], NoSignals(), sample["now"],
+                  {name: None for name in VARIABLES})
+    try:
+        result = scope.run(condition.program)
+    except RuntimeError as error:  # undefined names surface as RuntimeError; data errors are other types
+        if "Undefined variable or function" in str(error):
+            raise RuleError(where, str(error)) from None
+        return
+    except Exception:  # noqa: BLE001 - data-dependent (missing key, type): counted at run time instead
+        return
+    if not isinstance(result, bool):
+        raise RuleError(where, f"must be a boolean condition; on the sample context it gives {type(result).__name__}")

@@ -1,0 +1,258 @@
+"""Rule documents (YAML or JSON, one rule each) parsed and validated into a ``Rule``; the format is
+described in the package docstring (tastemaker/rules/__init__.py).
+
+Validation is by plain checks rather than a JSON Schema so that every refusal names the exact field path
+(``actions[1].kind``) with a reason a person can act on. Limits (expression length, number of actions,
+payload size) bound both the time to evaluate a rule and the size of what a firing carries.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+import yaml
+
+from tastemaker.rules.conditions import Condition, compile_condition
+from tastemaker.rules.durations import parse_duration
+from tastemaker.rules.errors import RuleError
+
+MAX_DOCUMENT_CHARS = 64_000
+MAX_DESCRIPTION_CHARS = 500
+MAX_ACTIONS = 10
+MAX_ON_LABELS = 50
+MAX_PAYLOAD_BYTES = 4_096
+MAX_TRAIT_VALUE_BYTES = 256
+MAX_CAP_COUNT = 100
+MAX_PRIORITY = 1_000_000
+
+DECISION_KINDS = ("content_block", "offer", "recommendation_block", "message")
+ACTION_TYPES = ("decision", "set_trait", "add_segment", "remove_segment")
+
+_SLUG = re.compile(r"[a-z0-9][a-z0-9_-]{0,63}")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.:/ -]{0,127}")  # trait, segment and block names
+
+_RULE_FIELDS = {"id", "version", "description", "enabled", "priority", "on", "when", "wait", "unless", "rearm",
+                "cooldown", "cap", "actions"}
+_ACTION_FIELDS = {
+    "decision": ({"type", "kind"}, {"block", "payload"}),
+    "set_trait": ({"type", "name", "value"}, set()),
+    "add_segment": ({"type", "segment"}, set()),
+    "remove_segment": ({"type", "segment"}, set()),
+}
+
+
+@dataclass(frozen=True)
+class Cap:
+    count: int
+    per_s: int
+
+
+@dataclass(frozen=True)
+class Action:
+    """One action as the document states it (``type`` plus that type's fields), JSON-ready."""
+
+    type: str
+    fields: dict[str, Any] = field(compare=True)
+
+    @property
+    def is_decision(self) -> bool:
+        return self.type == "decision"
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"type": self.type, **self.fields}
+
+
+@dataclass(frozen=True)
+class Rule:
+    id: str
+    version: int
+    description: str
+    enabled: bool
+    priority: int
+    on: frozenset[str] | None  # as written; see ``labels`` for the index actually used
+    when: Condition
+    wait_s: int | None
+    unless: Condition | None
+    rearm: bool
+    cooldown_s: int | None
+    cap: Cap | None
+    actions: tuple[Action, ...]
+    document: dict[str, Any] = field(compare=False, repr=False)  # normalized (defaults filled), JSON
+
+    @property
+    def labels(self) -> frozenset[str] | None:
+        """Event labels (type or name) this rule is evaluated on; None: every event."""
+        return self.on if self.on is not None else self.when.labels
+
+    @property
+    def decisions(self) -> int:
+        """Decision actions: what a firing costs in the fatigue budget."""
+        return sum(action.is_decision for action in self.actions)
+
+    @property
+    def timed(self) -> bool:
+        return self.wait_s is not None
+
+
+def parse_rule(document: str | bytes | Mapping[str, Any]) -> Rule:
+    """A validated ``Rule`` from a YAML or JSON text, or an already-loaded mapping; RuleError otherwise."""
+    if isinstance(document, (str, bytes)):
+        document = _load(document)
+    if not isinstance(document, Mapping):
+        raise RuleError("document", "must be a mapping of rule fields")
+    _refuse_unknown(document, _RULE_FIELDS, "")
+    for required in ("id", "version", "description", "when", "actions"):
+        if required not in document:
+            raise RuleError(required, "is required")
+
+    rule_id = document["id"]
+    if not isinstance(rule_id, str) or not _SLUG.fullmatch(rule_id):
+        raise RuleError("id", "must be a slug: lowercase letters, digits, '-' or '_', at most 64 characters")
+    version = _int(document, "version", 1, 2**53)
+    description = document["description"]
+    if not isinstance(description, str) or len(description) > MAX_DESCRIPTION_CHARS:
+        raise RuleError("description", f"must be a string of at most {MAX_DESCRIPTION_CHARS} characters")
+    enabled = document.get("enabled", True)
+    if not isinstance(enabled, bool):
+        raise RuleError("enabled", "must be true or false")
+    priority = _int(document, "priority", -MAX_PRIORITY, MAX_PRIORITY, default=0)
+    on = _labels(document.get("on"))
+    when = compile_condition(document["when"], "when")
+
+    wait_s = _duration(document, "wait")
+    unless = None
+    if "unless" in document:
+        if wait_s is None:
+            raise RuleError("unless", "only applies to a timed rule: add 'wait'")
+        unless = compile_condition(document["unless"], "unless")
+    rearm = document.get("rearm", True)
+    if not isinstance(rearm, bool):
+        raise RuleError("rearm", "must be true or false")
+    if "rearm" in document and wait_s is None:
+        raise RuleError("rearm", "only applies to a timed rule: add 'wait'")
+    cooldown_s = _duration(document, "cooldown")
+    cap = _cap(document.get("cap"))
+    actions = _actions(document["actions"])
+
+    normalized = {
+        "id": rule_id, "version": version, "description": description, "enabled": enabled, "priority": priority,
+        "on": sorted(on) if on is not None else None, "when": when.source, "wait": document.get("wait"),
+        "unless": unless.source if unless else None, "rearm": rearm, "cooldown": document.get("cooldown"),
+        "cap": dict(document["cap"]) if cap else None, "actions": [a.to_dict() for a in actions],
+    }
+    return Rule(rule_id, version, description, enabled, priority, on, when, wait_s, unless, rearm, cooldown_s, cap,
+                actions, normalized)
+
+
+def _load(text: str | bytes) -> Any:
+    if len(text) > MAX_DOCUMENT_CHARS:
+        raise RuleError("document", f"is longer than {MAX_DOCUMENT_CHARS} characters")
+    try:
+        if text.lstrip()[:1] in ("{", b"{"):
+            return json.loads(text)
+        loaded = yaml.safe_load(text)
+    except (ValueError, yaml.YAMLError) as error:
+        raise RuleError("document", f"is neither valid JSON nor YAML: {error}") from None
+    if isinstance(loaded, dict) and True in loaded and "on" not in loaded:
+        loaded["on"] = loaded.pop(True)  # YAML 1.1 reads the key `on` as the boolean true
+    return loaded
+
+
+def _refuse_unknown(mapping: Mapping[str, Any], known: set[str], prefix: str) -> None:
+    for name in mapping:
+        if name not in known:
+            raise RuleError(f"{prefix}{name}", f"unknown field (known: {', '.join(sorted(known))})")
+
+
+def _int(document: Mapping[str, Any], name: str, low: int, high: int, default: int | None = None) -> int:
+    value = document.get(name, default)
+    if not isinstance(value, int) or isinstance(value, bool) or not low <= value <= high:
+        raise RuleError(name, f"must be an integer from {low} to {high}")
+    return value
+
+
+def _duration(document: Mapping[str, Any], name: str, where: str | None = None) -> int | None:
+    if name not in document:
+        return None
+    try:
+        return parse_duration(document[name])
+    except ValueError as error:
+        raise RuleError(where or name, str(error)) from None
+
+
+def _labels(on: Any) -> frozenset[str] | None:
+    if on is None:
+        return None
+    if not isinstance(on, list) or not on or len(on) > MAX_ON_LABELS:
+        raise RuleError("on", f"must be a list of 1 to {MAX_ON_LABELS} event labels")
+    for i, label in enumerate(on):
+        if not isinstance(label, str) or not label.strip():
+            raise RuleError(f"on[{i}]", "must be an event label (a track event's name, or page, screen, ...)")
+    return frozenset(on)
+
+
+def _cap(cap: Any) -> Cap | None:
+    if cap is None:
+        return None
+    if not isinstance(cap, Mapping):
+        raise RuleError("cap", "must be a mapping like {count: 3, per: 24h}")
+    _refuse_unknown(cap, {"count", "per"}, "cap.")
+    count = cap.get("count")
+    if not isinstance(count, int) or isinstance(count, bool) or not 1 <= count <= MAX_CAP_COUNT:
+        raise RuleError("cap.count", f"must be an integer from 1 to {MAX_CAP_COUNT}")
+    if "per" not in cap:
+        raise RuleError("cap.per", "is required (a duration like 24h)")
+    return Cap(count, _duration(cap, "per", "cap.per"))
+
+
+def _actions(actions: Any) -> tuple[Action, ...]:
+    if not isinstance(actions, list) or not 1 <= len(actions) <= MAX_ACTIONS:
+        raise RuleError("actions", f"must be a list of 1 to {MAX_ACTIONS} actions")
+    return tuple(_action(action, f"actions[{i}]") for i, action in enumerate(actions))
+
+
+def _action(action: Any, where: str) -> Action:
+    if not isinstance(action, Mapping):
+        raise RuleError(where, "must be a mapping with a 'type'")
+    kind = action.get("type")
+    if kind not in _ACTION_FIELDS:
+        raise RuleError(f"{where}.type", f"must be one of {', '.join(ACTION_TYPES)}")
+    required, optional = _ACTION_FIELDS[kind]
+    _refuse_unknown(action, required | optional, f"{where}.")
+    for name in sorted(required):
+        if name not in action:
+            raise RuleError(f"{where}.{name}", "is required")
+    fields = {name: action[name] for name in action if name != "type"}
+    if kind == "decision":
+        if action["kind"] not in DECISION_KINDS:
+            raise RuleError(f"{where}.kind", f"must be one of {', '.join(DECISION_KINDS)}")
+        if "block" in action:
+            _name(action["block"], f"{where}.block")
+        payload = fields.setdefault("payload", {})
+        if not isinstance(payload, Mapping):
+            raise RuleError(f"{where}.payload", "must be a mapping")
+        _json_size(payload, f"{where}.payload", MAX_PAYLOAD_BYTES)
+        fields["payload"] = json.loads(json.dumps(payload))  # a private copy: rules are shared, immutable
+    elif kind == "set_trait":
+        _name(action["name"], f"{where}.name")
+        _json_size(action["value"], f"{where}.value", MAX_TRAIT_VALUE_BYTES)
+    else:
+        _name(action["segment"], f"{where}.segment")
+    return Action(kind, fields)
+
+
+def _name(value: Any, where: str) -> None:
+    if not isinstance(value, str) or not _NAME.fullmatch(value):
+        raise RuleError(where, "must be a name of 1 to 128 letters, digits, spaces or _ . : / -")
+
+
+def _json_size(value: Any, where: str, limit: int) -> None:
+    try:
+        size = len(json.dumps(value, ensure_ascii=False).encode())
+    except (TypeError, ValueError):
+        raise RuleError(where, "must be JSON (strings, numbers, booleans, null, lists, mappings)") from None
+    if size > limit:
+        raise RuleError(where, f"is {size} bytes as JSON, more than the limit of {limit}")
