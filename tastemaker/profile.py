@@ -32,7 +32,8 @@ Merging (an anonymous visitor logs in) gives what one profile would hold had it 
 counts add, time-ordered lists interleave, affinities add after decay, carts add and each person's orders
 empty both. Exceptions: traits and last_context take the newer profile's values over the older's (no
 per-key times); the visit is one visit only if both overlap (else the later one); consent takes the more
-restrictive (an opt-out on either side holds); a bound reached by both (top N, segments) keeps its rule.
+restrictive (an opt-out on either side holds); an order's or a removal's affinity credits the items of the
+cart as its own person held it; a bound reached by both (top N, segments) keeps its rule.
 """
 
 from __future__ import annotations

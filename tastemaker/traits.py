@@ -4,7 +4,7 @@ State: a flat JSON object, ``{"plan": "pro", "age": 41, "address": {"city": "Lyo
 replaces an earlier one; a None value removes the trait. Strings longer than ``value_max_chars`` are cut;
 numbers and booleans are kept; lists and objects are kept only if their JSON is within ``value_max_chars``
 (an object that large is not a trait to personalize on). Keys beyond ``max_keys`` are ignored (the traits
-already held keep being updated), and keys in ``excluded`` are never stored.
+already held keep being updated; removals in an update are applied first), and keys in ``excluded`` are never stored.
 """
 
 from __future__ import annotations
@@ -17,11 +17,11 @@ from typing import Any, Mapping
 
 @dataclass(frozen=True)
 class TraitsConfig:
-    max_keys: int = 50
+    max_keys: int = 30
     """Traits kept per person."""
     key_max_chars: int = 64
     """Longer trait names are ignored."""
-    value_max_chars: int = 256
+    value_max_chars: int = 128
     """Strings are cut to this length; lists and objects whose JSON is longer are ignored."""
     excluded: frozenset[str] = frozenset({"password"})
     """Trait names never stored (Segment's reserved ``password``)."""
@@ -48,7 +48,8 @@ def _value(value: Any, config: TraitsConfig) -> Any:
 def update(traits: Mapping[str, Any] | None, incoming: Mapping[str, Any], config: TraitsConfig = DEFAULT) -> dict[str, Any]:
     """``traits`` with ``incoming`` applied over them."""
     merged = dict(traits or {})
-    for key, value in incoming.items():
+    # Removals first: an update that removes one trait and adds another fits within max_keys.
+    for key, value in sorted(incoming.items(), key=lambda kv: kv[1] is not None):
         if not isinstance(key, str) or not key or len(key) > config.key_max_chars or key in config.excluded:
             continue
         value = _value(value, config)
