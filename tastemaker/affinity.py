@@ -136,7 +136,9 @@ def add(
         for name in names:
             old = scores.get(name)
             scores[name] = [round(weight, 4), at] if old is None else _sum(old, [weight, at], half_life)
-        state[dimension] = _trim(scores, config) if len(scores) > config.top_n else scores
+        if len(scores) > config.top_n:
+            scores = _trim(scores, config)
+        state[dimension] = scores
     return state
 
 
@@ -156,6 +158,9 @@ def _trim(scores: dict[str, Entry], config: AffinityConfig) -> dict[str, Entry]:
         name, (score, t) = item
         return -score * math.exp2((t - latest) / half_life), name
 
+    if len(scores) == config.top_n + 1:  # the usual case, one key too many: drop the weakest, no sort
+        weakest = max(scores.items(), key=rank)[0]
+        return {name: entry for name, entry in scores.items() if name != weakest}
     return dict(sorted(scores.items(), key=rank)[: config.top_n])
 
 

@@ -23,8 +23,8 @@ browse, research and purchase to 0 over ``idle_full`` (a visit over is no longer
 abandonment_risk, which is 0 with an empty cart (nothing to abandon: shown by explain as an ``empty_cart``
 term cancelling the rest).
 
-Computed by the profile on every event (``idle`` 0 then) and again when read (``refresh_intent``), where the
-time since the last event has grown.
+Computed when read (tastemaker.profile.refresh_intent, public_view), at the reader's clock: ``idle`` keeps
+growing after the last event. Weights naming an unknown signal are refused when the config is built.
 """
 
 from __future__ import annotations
@@ -36,6 +36,8 @@ from typing import Any, Mapping, TypedDict
 from tastemaker.session import FUNNEL_TYPES
 
 INTENTS = ("browse", "research", "purchase", "abandonment_risk")
+SIGNALS = ("product_views", "listing_views", "article_views", "article_streak", "funnel_steps", "cart_items",
+           "no_cart", "cart_adds", "cart_age", "page_dwell", "scroll", "engaged", "idle", "quick_exit")
 
 
 class IntentFeatures(TypedDict):
@@ -103,6 +105,15 @@ class IntentConfig:
         idle=0.5, quick_exit=0.3, cart_age=0.15, funnel_steps=0.15))
     """Abandonment risk (0 with an empty cart): gone quiet, a quick exit from cart or checkout, a stale cart."""
 
+    terms: tuple = field(init=False, repr=False, compare=False)
+    """(intent, ((signal, weight), ...)) for each intent: the weights as ``score`` loops over them."""
+
+    def __post_init__(self) -> None:
+        unknown = {name for intent in INTENTS for name in getattr(self, intent)} - set(SIGNALS)
+        if unknown:
+            raise ValueError(f"intent weights name unknown signals: {sorted(unknown)} (known: {', '.join(SIGNALS)})")
+        object.__setattr__(self, "terms", tuple((i, tuple(getattr(self, i).items())) for i in INTENTS))
+
     def weights(self, intent: str) -> Mapping[str, float]:
         return getattr(self, intent)
 
@@ -153,28 +164,24 @@ def features_from(
     )
 
 
-def _full(value: float, full: float) -> float:
-    return min(value / full, 1.0) if value > 0 else 0.0
-
-
 def signals(features: IntentFeatures, config: IntentConfig = DEFAULT) -> dict[str, float]:
-    """Every signal of the module docstring, in [0, 1]."""
+    """Every signal of the module docstring, in [0, 1] (features are never negative)."""
     f, c = features, config
     since_add = f["since_cart_add_s"]
     return {
-        "product_views": _full(f["product_views"], c.product_views_full),
-        "listing_views": _full(f["listing_views"], c.listing_views_full),
-        "article_views": _full(f["article_views"], c.article_views_full),
-        "article_streak": _full(f["article_streak"], c.article_streak_full),
-        "funnel_steps": _full(f["funnel_steps"], c.funnel_steps_full),
-        "cart_items": _full(f["cart_items"], c.cart_items_full),
+        "product_views": min(f["product_views"] / c.product_views_full, 1.0),
+        "listing_views": min(f["listing_views"] / c.listing_views_full, 1.0),
+        "article_views": min(f["article_views"] / c.article_views_full, 1.0),
+        "article_streak": min(f["article_streak"] / c.article_streak_full, 1.0),
+        "funnel_steps": min(f["funnel_steps"] / c.funnel_steps_full, 1.0),
+        "cart_items": min(f["cart_items"] / c.cart_items_full, 1.0),
         "no_cart": 1.0 if f["cart_items"] <= 0 else 0.0,
-        "cart_adds": _full(f["cart_adds"], c.cart_adds_full),
-        "cart_age": 0.0 if since_add is None else _full(since_add, c.cart_age_full_s),
-        "page_dwell": _full(f["page_dwell_s"], c.page_dwell_full_s),
+        "cart_adds": min(f["cart_adds"] / c.cart_adds_full, 1.0),
+        "cart_age": 0.0 if since_add is None else min(since_add / c.cart_age_full_s, 1.0),
+        "page_dwell": min(f["page_dwell_s"] / c.page_dwell_full_s, 1.0),
         "scroll": min(max(f["avg_scroll"], 0.0), 1.0),
-        "engaged": _full(f["engaged_s"], c.engaged_full_s),
-        "idle": _full(f["idle_s"], c.idle_full_s),
+        "engaged": min(f["engaged_s"] / c.engaged_full_s, 1.0),
+        "idle": min(f["idle_s"] / c.idle_full_s, 1.0),
         "quick_exit": 1.0 if (f["in_funnel"] and f["page_dwell_s"] < c.quick_exit_dwell_s
                               and f["idle_s"] >= c.quick_exit_idle_s) else 0.0,
     }
@@ -197,9 +204,12 @@ def score(features: IntentFeatures, config: IntentConfig = DEFAULT) -> dict[str,
     """Each intent's score in [0, 1] (3 decimals)."""
     values = signals(features, config)
     scores: dict[str, float] = {}
-    for intent in INTENTS:
-        total = sum(weight * values[name] for name, weight in config.weights(intent).items())
+    for intent, terms in config.terms:
         if intent == "abandonment_risk" and values["no_cart"]:
-            total = 0.0
+            scores[intent] = 0.0
+            continue
+        total = 0.0
+        for name, weight in terms:
+            total += weight * values[name]
         scores[intent] = round(min(max(total, 0.0), 1.0), 3)
     return scores

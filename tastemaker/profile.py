@@ -20,10 +20,13 @@ State (JSON, bounded: every bound is a ``ProfileConfig`` field)::
      "affinities": {...},                            tastemaker/affinity.py ([score, t] per key)
      "session": {...},                               the current visit, tastemaker/session.py
      "intent": {"at": t, "browse": 0.4, "research": 0.1, "purchase": 0.0, "abandonment_risk": 0.0}}
+                                                     as last computed by refresh_intent at t, or None
 
-Intent is computed on every event (rules evaluated on that event see it; ~a third of apply_event's cost)
-and again by ``refresh_intent``/``public_view`` at read time, because idleness (abandonment) grows with the
-clock, not with events.
+Intent is computed when it is read, by ``refresh_intent(profile, now)`` (which stores it in ``intent``) and
+``public_view``, not by ``apply_event``: it depends on the clock (the time since the last event, which
+makes abandonment), so a value computed per event is stale as soon as the person stops, and computing it
+per event would be ~40% of apply_event's cost for a value few events are read for. ``apply_event`` keeps
+its inputs (visit, cart) current; a rule stage that reads intent calls ``refresh_intent(profile, event time)``.
 
 Consent: a person who opted out of personalization keeps being counted (events, counts, cart, orders,
 traits, context), but gets no affinities, visit, intent or recently viewed items; opting out erases them.
@@ -152,7 +155,6 @@ def apply_event(profile: Mapping[str, Any] | None, event: Mapping[str, Any], con
     profile["affinities"] = weights
     if name == "Product Viewed" or (event["type"] in ("page", "screen") and event.get("page_type") == "product"):
         profile["recently_viewed"] = _viewed(profile["recently_viewed"], event.get("item_ids") or [], at, config)
-    profile["intent"] = _intent(profile, None, config)
     return profile
 
 
@@ -210,6 +212,8 @@ def _viewed(viewed: list, item_ids: list[str], at: float, config: ProfileConfig)
     ids = [i for i in item_ids if len(i) <= config.item_id_max_chars]
     if not ids:
         return viewed
+    if len(ids) == 1 and (not viewed or at >= viewed[0][1]):  # the usual case: one item, newest
+        return [[ids[0], at]] + [e for e in viewed if e[0] != ids[0]][: config.recently_viewed_max - 1]
     kept = [entry for entry in viewed if entry[0] not in ids or entry[1] > at]
     fresh = [[i, at] for i in ids if not any(e[0] == i for e in kept)]
     return _recently(kept + fresh, config.recently_viewed_max)
@@ -227,12 +231,11 @@ def _orders(orders: list, limit: int) -> list:
     return sorted(orders, key=lambda order: order["at"], reverse=True)[:limit]
 
 
-def _intent(profile: Mapping[str, Any], now: float | None, config: ProfileConfig) -> dict[str, Any] | None:
+def _intent(profile: Mapping[str, Any], now: float, config: ProfileConfig) -> dict[str, Any] | None:
     visit = profile["session"]
     if not visit:
         return None
-    features = intents.features_from(profile, visit, now)
-    return {"at": visit["last"] if now is None else now, **intents.score(features, config.intent)}
+    return {"at": now, **intents.score(intents.features_from(profile, visit, now), config.intent)}
 
 
 def refresh_intent(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None = None,
@@ -273,7 +276,8 @@ def merge(into: Mapping[str, Any] | None, other: Mapping[str, Any] | None, confi
     }
     if not merged["consent"]["personalization"]:
         return {**merged, **_personal_empty()}
-    merged["intent"] = _intent(merged, None, config)
+    computed = [p["intent"]["at"] for p in (into, other) if p["intent"]]
+    merged["intent"] = _intent(merged, max(computed), config) if computed else None  # recomputed on the merged visit
     return merged
 
 

@@ -131,3 +131,8 @@ def test_explain_names_the_terms_behind_a_score():
 def test_features_without_a_visit():
     features = intent.features_from({"session": None, "cart": {"items": {}}})
     assert intent.score(features) == {name: 0 for name in INTENTS}
+
+
+def test_weights_naming_an_unknown_signal_are_refused():
+    with pytest.raises(ValueError, match="unknown signals"):
+        IntentConfig(browse={"prodcut_views": 1.0})

@@ -115,11 +115,17 @@ def test_affinities_come_from_views_cart_orders_and_long_dwell():
     assert shoes(removed) < shoes(state) < shoes(ordered)
 
 
-def test_intent_is_computed_per_event_and_refreshed_at_read_time():
+def test_intent_is_computed_when_read_at_the_time_of_reading():
     state = run([page(0, "product", item_ids=["a"]), track(1, "Product Added", ["a"], price=9.0), page(2, "cart")])
-    assert state["intent"]["at"] == 2 and state["intent"]["abandonment_risk"] < 0.5
+    assert state["intent"] is None
+    now = profile.refresh_intent(state, 2)
+    assert now["intent"]["at"] == 2 and now["intent"]["abandonment_risk"] < 0.5
     later = profile.refresh_intent(state, 2 + 3600)
-    assert later["intent"]["abandonment_risk"] > state["intent"]["abandonment_risk"]
+    assert later["intent"]["abandonment_risk"] > now["intent"]["abandonment_risk"]
+    # After a merge, the intent is recomputed on the merged visit.
+    other = profile.refresh_intent(run([track(3, "Checkout Started")]), 3)
+    merged = profile.merge(now, other)
+    assert merged["intent"]["at"] == 3 and merged["intent"]["purchase"] > now["intent"]["purchase"]
     view = profile.public_view(state, 2 + 3600)
     assert view["intent"] == {k: v for k, v in later["intent"].items() if k != "at"}
     assert "idle" in view["intent_why"]["abandonment_risk"]
@@ -175,6 +181,8 @@ def test_merge_combines_every_field_as_one_profile_seeing_both_histories():
     assert merged["traits"] == {"plan": "pro", "city": "Lyon"}
     assert merged["cart"]["items"].keys() == both["cart"]["items"].keys()
     assert profile.merge(None, b) == b and profile.merge(a, None) == a
+    refreshed = profile.refresh_intent(b, 9000)
+    assert profile.merge(None, refreshed) == refreshed
 
 
 def test_merged_affinities_are_those_of_one_profile_seeing_both_histories():
