@@ -39,7 +39,7 @@ window starts at or after it are exact (``is_exact``). Once it lies beyond the h
 reaches it and the mark is cleared. Keys longer than ``max_key_chars`` are truncated.
 
 State (JSON, bounded by ``WindowConfig.max_json_chars``; every time is an int of milliseconds after
-``base``, which keeps the numbers short: at most ~1.5 horizons, 9-10 digits for the defaults)::
+``base``, which keeps the numbers short: at most 1.5 horizons, 9 digits for the defaults)::
 
     {"base": 1795737000,                 int epoch seconds, <= every time below; moved forward (all times
                                          shifted) once the watermark is 1.5 horizons past it
@@ -59,10 +59,9 @@ single stream might have rejected it as late.
 from __future__ import annotations
 
 import heapq
-import math
 from bisect import bisect_left, bisect_right, insort
 from dataclasses import dataclass
-from itertools import islice
+from itertools import chain
 from typing import Any, Iterable, Mapping
 
 from tastemaker.profile import event_label
@@ -164,10 +163,10 @@ def merge(into: Mapping[str, Any] | None, other: Mapping[str, Any] | None,
         return dict(other)
     base = min(into["base"], other["base"])
     shift_into, shift_other = (into["base"] - base) * 1000, (other["base"] - base) * 1000
-    times = {key: [t + shift_into for t in key_times] for key, key_times in into["times"].items()}
+    times = {key: _shifted(key_times, shift_into) for key, key_times in into["times"].items()}
     for key, key_times in other["times"].items():
-        shifted = [t + shift_other for t in key_times]
-        times[key] = list(heapq.merge(times[key], shifted)) if key in times else shifted
+        shifted = _shifted(key_times, shift_other)
+        times[key] = sorted(times[key] + shifted) if key in times else shifted  # two runs: a linear merge
     saturated = [s + shift for s, shift in ((into["saturated_since"], shift_into),
                                             (other["saturated_since"], shift_other)) if s is not None]
     watermark = max(into["watermark"] + shift_into, other["watermark"] + shift_other)
@@ -198,9 +197,12 @@ def counts(state: Mapping[str, Any] | None, at: float, config: WindowConfig = DE
     if not state:
         return {}
     labels = [window_label(w) for w in config.windows]
+    end = _ms(at) - state["base"] * 1000
+    starts = [end - _ms(w) for w in config.windows]
     rows = []
-    for key in state["times"]:
-        row = [count(state, key, w, at) for w in config.windows]
+    for key, key_times in state["times"].items():
+        last = bisect_right(key_times, end)  # count() per window, sharing the search for the end
+        row = [last - bisect_right(key_times, start, 0, last) for start in starts]
         if row[-1]:
             rows.append((key, row))
     rows = heapq.nsmallest(limit, rows, key=lambda kr: (-kr[1][-1], kr[0]))
@@ -292,6 +294,10 @@ def _settle(base: int, watermark: int, times: dict[str, list[int]], saturated: i
     return {"base": base, "watermark": watermark, "times": times, "saturated_since": saturated}
 
 
+def _shifted(key_times: list[int], shift: int) -> list[int]:
+    return [t + shift for t in key_times] if shift else key_times
+
+
 def _below(cap: int) -> int:
     """What a cut leaves of a cap."""
     return max(1, cap - max(1, cap // 10))
@@ -300,7 +306,7 @@ def _below(cap: int) -> int:
 def _drop_oldest(times: dict[str, list[int]], n: int) -> int:
     """Drop the ``n`` oldest times of all keys (of those tied at the cut, from keys in name order: a burst
     at one time is cut, not wiped out) and keys left empty; returns the newest time dropped."""
-    through = next(islice(heapq.merge(*times.values()), n - 1, None))
+    through = sorted(chain.from_iterable(times.values()))[n - 1]  # sorted runs: timsort merges them in C
     older = {key: bisect_left(key_times, through) for key, key_times in times.items() if key_times[0] <= through}
     ties = n - sum(older.values())
     for key in sorted(older):
