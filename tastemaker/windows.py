@@ -49,8 +49,8 @@ State (JSON, bounded by ``WindowConfig.max_json_chars``; every time is an int of
      "saturated_since": None}            or the newest time a cap dropped (ms after base)
 
 Merging (an anonymous visitor logs in): the union of both time lists per key, the larger watermark, then
-pruning and caps. Without caps this is exactly the state of one person that applied every event either of
-the two accepted, in time order. It is more generous than a single interleaved stream would have been: an
+pruning and caps. Short of the caps it holds exactly the times (and so the counts) of one person that
+applied every event either of the two accepted, in time order (``base`` may differ). It is more generous than a single interleaved stream would have been: an
 event of the one person that is older than the *other* person's watermark minus grace was counted by its
 own person and stays counted (as long as it is within the horizon of the merged watermark), where the
 single stream might have rejected it as late.
@@ -83,6 +83,10 @@ class WindowConfig:
     - ``max_times`` (5,000): times kept in all; with the per-event keys (event, item, category) about
       1,700 events of the horizon. Together with the key caps this bounds the state (``max_json_chars``).
     - ``max_key_chars`` (100): longer keys (a free-text event name, an unusual item id) are truncated.
+
+    A state over a cap is cut to a tenth below it (amortizes the cuts). With the defaults a state is at
+    most ``max_json_chars`` = 87,560 characters of JSON; a measured heavy person (5,000 events in 7 days
+    over 2,000 items) takes ~52 KB, a typical one (50 events) ~3 KB (bench/windows_micro.py).
     """
 
     windows: tuple[float, ...] = (10 * MINUTE, HOUR, DAY, 7 * DAY)
