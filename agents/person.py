@@ -9,13 +9,18 @@ reads, writes and sends (what it sends, bundled by destination partition).
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
+from agents.timers import timer_index
 from app.main import app, settings
-from app.topics import events_by_id, events_by_person
+from app.rulebook import follower as rules_follower
+from app.rulebook import rulebook
+from app.topics import events_by_id, events_by_person, personalization_decisions
 from tables.profiles import profiles
-from tastemaker import bundles
+from tastemaker import behaviour, bundles
 from tastemaker import person as persons
 from tastemaker.delivery import SourcePosition
 
@@ -24,6 +29,9 @@ _TOPICS = {persons.BY_ID: events_by_id, persons.BY_PERSON: events_by_person}
 
 @app.agent(events_by_person)
 async def update_persons(stream):
+    # Judge nothing before every rule in force is known: a restarted worker must decide what an
+    # uninterrupted one would have decided.
+    await rules_follower.ready.wait()
     async for record in stream.events():
         message = record.message
         try:
@@ -42,13 +50,16 @@ async def update_persons(stream):
                     raise ValueError("an item needs a key and an object body")
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
                 source = bundles.source_of(entry) or here
-                step = _step(profiles.get(person), person, body, source, here)
+                step = _step(profiles.get(person), person, body, source, here, rulebook.knowledge)
             except (ValueError, TypeError, KeyError, AttributeError) as exc:
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
                 await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc}"[:200], None, here)
                 continue
             if step.state is not None:
                 profiles[person] = step.state
+                timer_index.set(person, behaviour.next_due(step.state, rulebook.knowledge))
+            for decision in step.decisions:
+                await personalization_decisions.send(key=person, value=orjson.dumps(decision))
             for send in step.sends:
                 out[send.to].add(bundles.item(send.key, send.value, send.source))
             OUTCOMES.update(step.outcomes)
@@ -57,10 +68,12 @@ async def update_persons(stream):
                 await _TOPICS[to].send(key=key, value=value, partition=partition)
 
 
-def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition) -> persons.Step:
+def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition, knowledge) -> persons.Step:
     kind = body.get("kind", "event")
     if kind == "event":
-        return persons.on_event(state, person, body, source, here, settings.max_ids_per_person)
+        return persons.on_event(state, person, body, source, here, settings.max_ids_per_person, knowledge, time.time())
+    if kind == "tick":
+        return persons.on_tick(state, person, float(body["now"]), knowledge, time.time())
     if kind == "merge_into":
         return persons.on_merge_into(state, person, str(body["target"]), here)
     if kind == "absorb":

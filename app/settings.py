@@ -15,6 +15,7 @@ from typing import Mapping
 from tastemaker.ingest.request_body import parse_write_keys
 from tastemaker.ingest.routing import RouteError, Router
 from tastemaker.ingest.sanity import Limits
+from tastemaker.page_types import PageTypes
 
 
 ROLES = ("collector", "stream")
@@ -70,6 +71,18 @@ class Settings:
     max_future: float = 300.0
     #: Events older than this when received are refused (dead-lettered), seconds (30 days).
     max_event_age: float = 30 * 24 * 3600.0
+
+    #: A session ends after this many seconds without events (event time; wall clock for idle sessions).
+    session_idle: float = 1800.0
+    #: Events this many seconds older than a person's newest are late: not counted in the windows.
+    late_grace: float = 300.0
+    #: Decisions (personalized blocks) per person per session and per day, across all rules.
+    fatigue_per_session: int = 3
+    fatigue_per_day: int = 10
+    #: Page types by path, ``type=/glob,/glob;type2=...``, before the defaults (tastemaker/page_types.py).
+    page_types: str = ""
+    #: Bearer token of the admin API (rules). A secret: environment only. Empty: the admin API refuses all.
+    admin_token: str = field(default="", repr=False)
 
     @property
     def datadir(self) -> Path:
@@ -153,7 +166,17 @@ class Settings:
             max_dwell=number("TASTEMAKER_MAX_DWELL", defaults.max_dwell, float, 1),
             max_future=number("TASTEMAKER_MAX_FUTURE", defaults.max_future, float, 0),
             max_event_age=number("TASTEMAKER_MAX_EVENT_AGE", defaults.max_event_age, float, 60),
+            session_idle=number("TASTEMAKER_SESSION_IDLE", defaults.session_idle, float, 60),
+            late_grace=number("TASTEMAKER_LATE_GRACE", defaults.late_grace, float, 0),
+            fatigue_per_session=number("TASTEMAKER_FATIGUE_PER_SESSION", defaults.fatigue_per_session, int, 0),
+            fatigue_per_day=number("TASTEMAKER_FATIGUE_PER_DAY", defaults.fatigue_per_day, int, 0),
+            page_types=env.get("TASTEMAKER_PAGE_TYPES", ""),
+            admin_token=env.get("TASTEMAKER_ADMIN_TOKEN", ""),
         )
+        try:
+            PageTypes.from_spec(settings.page_types)
+        except ValueError as exc:
+            raise SettingsError(f"TASTEMAKER_PAGE_TYPES: {exc}") from None
         try:
             parse_write_keys(settings.write_keys)
         except ValueError as exc:

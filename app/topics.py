@@ -29,6 +29,11 @@ dead_letter = _topic(settings.topic("dead_letter"), value_serializer="raw")
 # Output for any subscriber: decisions keyed by person.
 personalization_decisions = _topic(settings.topic("personalization_decisions"), key_type=str)
 
+# Rules, read whole by every worker (app/rulebook.py): compacted, keyed by rule id, one partition so that a
+# rule's versions keep their order.
+rules = app.topic(settings.topic("rules"), partitions=1, replicas=settings.replication, compacting=True,
+                  key_type=str, value_serializer="raw")
+
 # Internal, JSON values read as bytes (our own code decodes them, so nothing is dropped unseen):
 # normalized events keyed by their raw id (userId, else anonymousId), and identity links; the identity
 # stage's tables (id -> person, seen messageIds) are co-partitioned with it.
@@ -38,4 +43,4 @@ events_by_person = _topic(
     f"{settings.app_id}-events-by-person", key_type=str, value_serializer="raw", internal=True
 )
 
-DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, events_by_id, events_by_person)
+DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, rules, events_by_id, events_by_person)

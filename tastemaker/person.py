@@ -6,7 +6,8 @@ State per person (one table value, one changelog record per change)::
      "applied": {"clickstream:3|anon-1f3c": 41, ...},   exactly-once watermarks (tastemaker.delivery)
      "merged_into": None,                 or the person this one was merged into (a tombstone, which
                                           keeps what it handed over and "absorb_source", see on_merge_into)
-     "profile": {...}}                    tastemaker.profile
+     "profile": {...}, "sessions": {...}, "windows": {...}, "rules": {...}}
+                                          what the person's events taught (tastemaker/behaviour.py)
 
 Records on ``events_by_person`` (JSON; ``kind`` says which)::
 
@@ -14,6 +15,7 @@ Records on ``events_by_person`` (JSON; ``kind`` says which)::
     {"kind": "merge_into", "target": P}                       from the identity stage: hand everything to P
     {"kind": "absorb", "from": F, "ids", "profile", "applied"}  a merged person's state, joining this one
     {"kind": "unlink", "id": K}                               K moved to another person (shared device)
+    {"kind": "tick", "now": T}                                wall-clock time T passed (timers, idle sessions)
 
 A tombstone forwards events and absorbs that still reach it (they were routed before the merge) to the
 person it merged into, keeping their source positions, so nothing routed early is lost.
@@ -24,7 +26,9 @@ from __future__ import annotations
 from dataclasses import astuple, dataclass, field
 from typing import Any, Mapping
 
+from tastemaker import behaviour, sessions, windows
 from tastemaker import profile as profiles
+from tastemaker.behaviour import Knowledge
 from tastemaker.delivery import SourcePosition, is_applied, mark_applied, merge_applied
 from tastemaker.identity import ids_to_link
 
@@ -46,15 +50,26 @@ class Step:
     state: dict[str, Any] | None  # the state to store, or None to leave it as it is
     sends: list[Send] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)  # counted in GET /stats/ingest
+    decisions: list[dict[str, Any]] = field(default_factory=list)  # for personalization_decisions
+
+
+PARTS = ("profile", "sessions", "windows", "rules")
 
 
 def new_person(person: str) -> dict[str, Any]:
-    return {"ids": [person], "applied": {}, "merged_into": None, "profile": profiles.empty()}
+    return {"ids": [person], "applied": {}, "merged_into": None, **behaviour.empty_parts()}
+
+
+def _learnt(step: Step, state: dict[str, Any], person: str, learnt: behaviour.Learnt, emitted_at: float) -> Step:
+    step.state = {**state, **learnt.parts}
+    step.outcomes.extend(learnt.outcomes)
+    step.decisions.extend(behaviour.decision_records(person, state["ids"], learnt.firings, emitted_at))
+    return step
 
 
 def on_event(
     state: Mapping[str, Any] | None, person: str, event: Mapping[str, Any], source: SourcePosition,
-    here: SourcePosition, max_ids: int,
+    here: SourcePosition, max_ids: int, knowledge: Knowledge = Knowledge(), emitted_at: float = 0.0,
 ) -> Step:
     """``source``: the event's input position and raw id; ``here``: this record's position, for what it sends."""
     state = state or new_person(person)
@@ -78,13 +93,20 @@ def on_event(
             continue
         ids.append(raw_id)
         step.sends.append(_link(raw_id, person, here))
-    step.state = {
-        **state,
-        "ids": ids,
-        "applied": mark_applied(state["applied"], source),
-        "profile": profiles.apply_event(state["profile"], event),
-    }
-    return step
+    state = {**state, "ids": ids, "applied": mark_applied(state["applied"], source)}
+    return _learnt(step, state, person, behaviour.on_event(state, event, knowledge), emitted_at)
+
+
+def on_tick(state: Mapping[str, Any] | None, person: str, now: float, knowledge: Knowledge = Knowledge(),
+            emitted_at: float = 0.0) -> Step:
+    """Wall-clock time ``now`` passed: idle sessions close, due timers fire. Idempotent: a tick that finds
+    nothing due changes nothing (ticks are re-sent after a restart)."""
+    if not state or state["merged_into"]:
+        return Step(None)
+    learnt = behaviour.on_tick(state, now, knowledge)
+    if all(learnt.parts.get(part) == state.get(part) for part in PARTS) and not learnt.firings:
+        return Step(None)
+    return _learnt(Step(None, outcomes=["tick"]), dict(state), person, learnt, emitted_at)
 
 
 def _link(raw_id: str, person: str, here: SourcePosition) -> Send:
@@ -108,7 +130,7 @@ def on_merge_into(state: Mapping[str, Any] | None, person: str, target: str, her
 
 def _absorb(person: str, state: Mapping[str, Any], target: str, source: SourcePosition) -> Send:
     value = {"kind": "absorb", "from": person, "ids": state["ids"], "profile": state["profile"],
-             "applied": state["applied"]}
+             "sessions": state.get("sessions"), "windows": state.get("windows"), "applied": state["applied"]}
     return Send(BY_PERSON, target, value, source)
 
 
@@ -126,6 +148,11 @@ def on_absorb(state: Mapping[str, Any] | None, person: str, absorbed: Mapping[st
         "applied": merge_applied(mark_applied(state["applied"], source), absorbed["applied"]),
         "merged_into": None,
         "profile": profiles.merge(state["profile"], absorbed["profile"]),
+        # A gap-closed session of the two is kept in the history; its session_end rules do not run.
+        "sessions": sessions.merge(state.get("sessions"), absorbed.get("sessions")).state,
+        "windows": windows.merge(state.get("windows"), absorbed.get("windows")),
+        # The surviving person's cooldowns, caps and timers hold; the absorbed one's are dropped.
+        "rules": state.get("rules") or {},
     })
 
 

@@ -281,7 +281,7 @@ def _apply_to_session(
 
 def _page_view(session: dict[str, Any], event: Mapping[str, Any], config: SessionConfig) -> None:
     """Add the page (or fill in the one a heartbeat added first; a repeated page view changes nothing more)."""
-    page_view_id = event.get("page_view_id") or event["event_id"]
+    page_view_id = event.get("page_view_id") or event.get("event_id") or f"at-{event['event_time']}"
     pages = list(session["pages"])
     index = _find(pages, page_view_id)
     seen = _page_of(event, page_view_id, config)

@@ -104,6 +104,7 @@ def parse_rule(document: str | bytes | Mapping[str, Any]) -> Rule:
     if not isinstance(document, Mapping):
         raise RuleError("document", "must be a mapping of rule fields")
     _refuse_unknown(document, _RULE_FIELDS, "")
+    document = {name: value for name, value in document.items() if value is not None}  # null: not given
     for required in ("id", "version", "description", "when", "actions"):
         if required not in document:
             raise RuleError(required, "is required")
@@ -143,6 +144,10 @@ def parse_rule(document: str | bytes | Mapping[str, Any]) -> Rule:
         "unless": unless.source if unless else None, "rearm": rearm, "cooldown": document.get("cooldown"),
         "cap": dict(document["cap"]) if cap else None, "actions": [a.to_dict() for a in actions],
     }
+    if wait_s is None:
+        del normalized["rearm"]  # only timed rules have it
+    # Absent optional fields are left out, so the normalized document parses to the same rule again.
+    normalized = {name: value for name, value in normalized.items() if value is not None}
     return Rule(rule_id, version, description, enabled, priority, on, when, wait_s, unless, rearm, cooldown_s, cap,
                 actions, normalized)
 
@@ -156,8 +161,13 @@ def _load(text: str | bytes) -> Any:
         loaded = yaml.safe_load(text)
     except (ValueError, yaml.YAMLError) as error:
         raise RuleError("document", f"is neither valid JSON nor YAML: {error}") from None
+    return with_on_key(loaded)
+
+
+def with_on_key(loaded: Any) -> Any:
+    """YAML 1.1 reads the key ``on`` as the boolean true: give it its name back."""
     if isinstance(loaded, dict) and True in loaded and "on" not in loaded:
-        loaded["on"] = loaded.pop(True)  # YAML 1.1 reads the key `on` as the boolean true
+        loaded["on"] = loaded.pop(True)
     return loaded
 
 

@@ -1,0 +1,68 @@
+"""Wall-clock ticks for persons whose state has something due: idle sessions to close, rule timers to fire.
+
+    person agent writes a state ──▶ timer_index.set(person, next_due(state))
+    every second: timer_index.due(now) ──▶ {"kind": "tick", "now": now} items ──▶ events-by-person ──▶ person
+                                                                                 agent: on_tick (idempotent)
+
+A tick travels through the person's partition like any record, so the change it causes is written by the
+partition's owner, in order with the person's events. The index is memory only: after a restart or a
+rebalance it is rebuilt from the persons' stored state (what is due is part of the state), so timers
+survive restarts and fire on time although the person sends nothing more.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+from app.main import app, settings
+from app.rulebook import rulebook
+from app.topics import events_by_person
+from tables.profiles import profiles
+from tastemaker import behaviour, bundles
+from tastemaker.timer_index import TimerIndex
+
+log = logging.getLogger(__name__)
+
+TICK_SECONDS = 1.0
+timer_index = TimerIndex()
+_rebuild = asyncio.Event()
+
+
+@app.on_partitions_assigned.connect
+async def _on_assigned(sender, assigned, **kwargs) -> None:
+    _rebuild.set()
+
+
+@app.timer(TICK_SECONDS)
+async def send_ticks() -> None:
+    if _rebuild.is_set():
+        _rebuild.clear()
+        await _rebuild_index()
+    now = time.time()
+    due = timer_index.due(now)
+    if not due:
+        return
+    writer = bundles.BundleWriter(settings.partitions)
+    for person in due:
+        writer.add(bundles.item(person, {"kind": "tick", "now": now}))
+    for partition, key, value in writer.bundles():
+        await events_by_person.send(key=key, value=value, partition=partition)
+
+
+async def _rebuild_index() -> None:
+    started = time.monotonic()
+    timer_index.clear()
+    knowledge = rulebook.knowledge
+    count = 0
+    for person, state in profiles.items():
+        count += 1
+        if count % 500 == 0:
+            await asyncio.sleep(0)  # a long scan must not starve the stream
+        if not state or state.get("merged_into"):
+            continue
+        person = person.decode() if isinstance(person, bytes) else person
+        timer_index.set(person, behaviour.next_due(state, knowledge))
+    log.info("timers: %d persons scanned, %d with something due, in %.1f s", count, len(timer_index),
+             time.monotonic() - started)

@@ -1,0 +1,75 @@
+"""The rules in force on this worker: the compacted ``rules`` topic, read whole by every worker.
+
+    PUT /rules/{id}, faust -A app rules apply ──▶ rules topic (key: rule id, value: the rule document as JSON;
+                                                   a tombstone deletes) ──▶ every worker's TopicFollower
+                                                                            ──▶ RuleSet ──▶ agents/person
+
+A worker starts judging events only once it has read the topic to its end (``ready``), so a restarted worker
+never evaluates an event without the rules an uninterrupted one would have had. A record that is not a valid
+rule (another producer wrote it) is logged, counted and skipped; the rules in force stay as they were.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from dataclasses import replace
+
+import orjson
+
+from app.main import app, settings
+from app.topic_follower import TopicFollower
+from tastemaker.behaviour import Knowledge
+from tastemaker.page_types import PageTypes
+from tastemaker.rules import FatigueConfig, RuleError, RuleSet, parse_rule
+from tastemaker.sessions import SessionConfig
+from tastemaker.windows import WindowConfig
+
+log = logging.getLogger(__name__)
+
+RULES_TOPIC = settings.topic("rules")
+OUTCOMES: Counter[str] = Counter()
+
+
+def configured_knowledge() -> Knowledge:
+    """Every configuration the person stage judges with, from the settings; no rules yet."""
+    page_types = PageTypes.from_spec(settings.page_types)
+    return Knowledge(
+        rules=RuleSet(fatigue=FatigueConfig(settings.fatigue_per_session, settings.fatigue_per_day)),
+        sessions=SessionConfig(idle_timeout=settings.session_idle, page_types=page_types),
+        windows=WindowConfig(grace=settings.late_grace),
+        page_types=page_types,
+    )
+
+
+class RuleBook:
+    def __init__(self) -> None:
+        self.knowledge = configured_knowledge()
+        self.documents: dict[str, dict] = {}  # rule id -> its document as stored, for GET /rules
+
+    def on_record(self, key: bytes | None, value: bytes | None) -> None:
+        rule_id = (key or b"").decode(errors="replace")
+        rules = self.knowledge.rules
+        if value is None:
+            self.knowledge = replace(self.knowledge, rules=rules.without(rule_id))
+            self.documents.pop(rule_id, None)
+            OUTCOMES["deleted"] += 1
+            return
+        try:
+            document = orjson.loads(value)
+            rule = parse_rule(document)
+            if rule.id != rule_id:
+                raise RuleError("id", f"the record's key {rule_id!r} is not the rule's id {rule.id!r}")
+            rules = rules.with_rule(rule)
+        except (ValueError, RuleError) as exc:  # RuleError is a ValueError; orjson's too
+            log.warning("rules topic: record for %r skipped: %s", rule_id, exc)
+            OUTCOMES["refused"] += 1
+            return
+        self.knowledge = replace(self.knowledge, rules=rules)
+        self.documents[rule_id] = document
+        OUTCOMES["applied"] += 1
+
+
+rulebook = RuleBook()
+follower = TopicFollower(RULES_TOPIC, settings.bootstrap_servers, rulebook.on_record, from_beginning=True)
+app.service(follower)

@@ -1,0 +1,231 @@
+"""What one event teaches about a person, in one pass over their state: session, windows, profile, rules.
+
+    event ─▶ page type ─▶ sessions ──(a gap closed the last one)──▶ rules on "session_end"
+                          windows (late? not counted)
+                          profile (counts, cart, affinities, ...)
+                          rules ──▶ firings ──▶ decisions (to personalization_decisions)
+                                            └─▶ set_trait / add_segment / remove_segment (to the profile)
+
+    tick (wall clock) ─▶ sessions idle past the timeout: close ──▶ rules on "session_end"
+                         rule timers due ──▶ rules on the timer event
+
+The person's state holds each part under its own key (``parts``): ``profile`` (tastemaker/profile.py),
+``sessions`` (tastemaker/sessions.py), ``windows`` (tastemaker/windows.py) and ``rules`` (the rules' guard
+and timer state, tastemaker/rules). Everything here is a pure function of the parts, the event and the
+``Knowledge`` (configuration and the rules in force): replaying the same records gives the same parts and
+the same decisions, which is what makes a restart invisible (decision ids are derived, not drawn).
+
+Synthetic events the rules see besides the person's own: ``{"type": "session_end", "name": "Session Ended"}``
+with ``session`` the closed session's summary, and ``{"type": "timer", "name": <rule id>}`` when a timed
+rule's wait is over (timers fire on the next tick or on the person's next event, whichever comes first).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from tastemaker import affinity, profile as profiles, sessions, windows
+from tastemaker.page_types import PageTypes
+from tastemaker.rules import Evaluation, RuleSet, Suppressed, due_timers, timer_event
+
+SESSION_END = "session_end"
+DECISION_ACTION = "decision"
+
+
+@dataclass(frozen=True)
+class Knowledge:
+    """What the person stage judges with: every configuration and the rules in force."""
+
+    rules: RuleSet = field(default_factory=RuleSet)
+    sessions: sessions.SessionConfig = sessions.DEFAULT
+    windows: windows.WindowConfig = windows.DEFAULT
+    profile: profiles.ProfileConfig = profiles.DEFAULT
+    page_types: PageTypes = field(default_factory=PageTypes)
+
+
+@dataclass
+class Learnt:
+    parts: dict[str, Any]
+    firings: list[dict[str, Any]] = field(default_factory=list)  # decision-ready, see decision_records
+    suppressed: list[Suppressed] = field(default_factory=list)  # by a cooldown, a cap or the fatigue budget
+    outcomes: list[str] = field(default_factory=list)
+
+
+def empty_parts() -> dict[str, Any]:
+    return {"profile": profiles.empty(), "sessions": sessions.empty(), "windows": windows.empty(), "rules": {}}
+
+
+def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Knowledge) -> Learnt:
+    event = dict(event)
+    if not event.get("page_type"):
+        event["page_type"] = knowledge.page_types.of(event)
+    at = float(event["event_time"])
+    learnt = Learnt(dict(parts))
+
+    step = sessions.apply(parts.get("sessions"), event, knowledge.sessions)
+    learnt.parts["sessions"] = step.state
+    if step.late:
+        learnt.outcomes.append("late:session")
+    if step.closed is not None:
+        _evaluate(learnt, _session_end(step.closed), step.closed, knowledge)
+
+    applied = windows.apply(parts.get("windows"), event, knowledge.windows)
+    learnt.parts["windows"] = applied.state
+    if applied.late:
+        learnt.outcomes.append("late:windows")
+
+    learnt.parts["profile"] = profiles.apply_event(learnt.parts.get("profile"), event, knowledge.profile)
+    _evaluate(learnt, event, _open_session(learnt.parts["sessions"], event, knowledge), knowledge, at)
+    return learnt
+
+
+def on_tick(parts: Mapping[str, Any], now: float, knowledge: Knowledge) -> Learnt:
+    """Wall-clock time passed: close an idle session, fire the timers that are due."""
+    learnt = Learnt(dict(parts))
+    step = sessions.close_if_idle(parts.get("sessions"), now, knowledge.sessions)
+    if step.closed is not None:
+        learnt.parts["sessions"] = step.state
+        _evaluate(learnt, _session_end(step.closed), step.closed, knowledge)
+    for rule_id, due in due_timers(learnt.parts.get("rules"), now):
+        _evaluate(learnt, timer_event(rule_id, due), _open_session(learnt.parts["sessions"], None, knowledge), knowledge,
+                  due)
+    return learnt
+
+
+def next_due(parts: Mapping[str, Any], knowledge: Knowledge) -> float | None:
+    """The wall-clock time at which ``on_tick`` has something to do for this person, if ever."""
+    dues = [due for _, due in due_timers(parts.get("rules"), float("inf"))]
+    session_due = sessions.due_at(parts.get("sessions"), knowledge.sessions)
+    if session_due is not None:
+        dues.append(session_due)
+    return min(dues) if dues else None
+
+
+def _session_end(summary: Mapping[str, Any]) -> dict[str, Any]:
+    return {"type": SESSION_END, "name": "Session Ended", "event_id": f"session-end:{summary['id']}",
+            "event_time": summary["end"]}
+
+
+def _open_session(state: Mapping[str, Any] | None, event: Mapping[str, Any] | None, knowledge: Knowledge):
+    current = (state or {}).get("current")
+    if not current:
+        return None
+    summary = sessions.summarize(current, knowledge.sessions)
+    # The page the event is about: its page view, else the latest page.
+    page = None
+    view = (event or {}).get("page_view_id")
+    for candidate in reversed(current["pages"]):
+        if view is None or candidate.get("page_view_id") == view:
+            page = candidate
+            break
+    summary["current_page_dwell_s"] = (page.get("dwell_ms") or 0) / 1000 if page else None
+    return summary
+
+
+def _evaluate(learnt: Learnt, event: Mapping[str, Any], session: Mapping[str, Any] | None, knowledge: Knowledge,
+              at: float | None = None) -> None:
+    profile = learnt.parts.get("profile") or profiles.empty()
+    if not profiles.personalized(profile) or not knowledge.rules.rules:
+        return  # opted out: no decisions, no rule state kept
+    now = float(event["event_time"] if at is None else at)
+    view = rules_view(profile, now, knowledge)
+    signals = WindowSignals(learnt.parts.get("windows"), now)
+    evaluation: Evaluation = knowledge.rules.evaluate(
+        learnt.parts.get("rules"), event, view, _session_view(session), signals, now)
+    learnt.outcomes.extend(f"rules:{outcome}" for outcome in evaluation.outcomes)
+    learnt.suppressed.extend(evaluation.suppressed)
+    if evaluation.changed:
+        learnt.parts["rules"] = evaluation.state
+    for firing in evaluation.firings:
+        profile = _apply_actions(profile, firing.actions, knowledge)
+        learnt.firings.append({**firing.to_dict(), "trigger_event": event})
+    learnt.parts["profile"] = profile
+
+
+def _apply_actions(profile: dict[str, Any], actions, knowledge: Knowledge) -> dict[str, Any]:
+    for action in actions:
+        kind = action["type"]
+        if kind == "set_trait":
+            profile = profiles.set_trait(profile, action["name"], action.get("value"), knowledge.profile)
+        elif kind == "add_segment":
+            profile = profiles.add_segment(profile, action["segment"], knowledge.profile)
+        elif kind == "remove_segment":
+            profile = profiles.remove_segment(profile, action["segment"])
+    return profile
+
+
+class WindowSignals:
+    """The rules' ``count(...)`` helpers, answered from the person's windows at the event's time."""
+
+    def __init__(self, state: Mapping[str, Any] | None, at: float) -> None:
+        self.state, self.at = state, at
+
+    def count(self, key: str, window_seconds: int) -> int:
+        return windows.count(self.state, key, window_seconds, self.at)
+
+
+def rules_view(profile: Mapping[str, Any], now: float, knowledge: Knowledge) -> dict[str, Any]:
+    """The profile as conditions read it (tastemaker/rules/context.py documents the fields)."""
+    refreshed = profiles.refresh_intent(profile, now)
+    intent = refreshed.get("intent") or {}
+    cart = profile.get("cart") or {}
+    items = cart.get("items") or {}
+    return {
+        "traits": profile.get("traits") or {},
+        "counts": profile.get("counts") or {},
+        "segments": profile.get("segments") or [],
+        "intent": {"browse": intent.get("browse", 0.0), "research": intent.get("research", 0.0),
+                   "purchase": intent.get("purchase", 0.0), "abandonment": intent.get("abandonment_risk", 0.0)},
+        "affinities": affinity.scores_at(profile.get("affinities"), now, knowledge.profile.affinity),
+        "cart": {"items": [{"id": item, "qty": v[0], "price": v[1], "category": v[2]} for item, v in items.items()],
+                 "categories": sorted({v[2] for v in items.values() if v[2]}), "value": cart.get("value") or 0.0},
+        "purchases": profile.get("purchase_count") or 0,
+        "consent": profile.get("consent") or {},
+    }
+
+
+def _session_view(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if summary is None:
+        return None
+    exit_ = summary.get("exit") or {}
+    return {
+        "started_at": summary["start"], "duration_s": summary["duration_s"], "page_count": summary["page_count"],
+        "pages": [{"page_type": p.get("page_type"), "path": p.get("path"), "dwell_ms": p.get("dwell_ms"),
+                   "scroll_depth": p.get("scroll_depth")} for p in summary.get("pages") or []],
+        "current_page_dwell_s": summary.get("current_page_dwell_s"), "max_scroll": summary.get("max_scroll"),
+        "events": summary["events"], "bounce": summary["bounce"], "quick_exit": summary["quick_exit"],
+        "converted": summary["converted"], "exit_page_type": exit_.get("page_type"),
+    }
+
+
+def decision_records(person: str, ids: list[str], firings: list[dict[str, Any]], emitted_at: float) -> list[dict]:
+    """One record per decision action of each firing, for ``personalization_decisions`` (keyed by person).
+
+    The id is derived from the person, the rule version, the trigger and the action's place, so a firing
+    recomputed after a crash carries the same id and subscribers can drop the repeat.
+    """
+    records = []
+    for firing in firings:
+        trigger = firing["trigger_event"]
+        trigger_id = trigger.get("event_id") or f"{trigger.get('type')}:{trigger.get('name')}:{trigger['event_time']}"
+        for index, action in enumerate(firing["actions"]):
+            if action["type"] != DECISION_ACTION:
+                continue
+            basis = f"{person}|{firing['rule_id']}|{firing['version']}|{trigger_id}|{index}"
+            records.append({
+                "decision_id": hashlib.blake2b(basis.encode(), digest_size=12).hexdigest(),
+                "person": person,
+                "ids": ids,
+                "rule_id": firing["rule_id"],
+                "rule_version": firing["version"],
+                "action": action["kind"],
+                "block": action.get("block"),
+                "payload": action.get("payload") or {},
+                "why": firing["signals"],
+                "trigger": {"type": trigger.get("type"), "name": trigger.get("name"), "event_id": trigger.get("event_id")},
+                "event_time": trigger["event_time"],
+                "emitted_at": emitted_at,
+            })
+    return records
