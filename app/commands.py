@@ -12,6 +12,7 @@ from faust.cli import argument, option
 
 from app.kafka_admin import ensure_topics, topic_specs
 from app.main import app, settings
+from app.topic_follower import partitions_of, reached
 
 RULES_TOPIC = settings.topic("rules")
 
@@ -120,17 +121,14 @@ async def rules_in_force() -> dict[str, dict]:
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(RULES_TOPIC, p) for p in sorted(consumer.partitions_for_topic(RULES_TOPIC) or [])]
-        if not partitions:
-            await consumer.force_metadata_update()
-            partitions = [TopicPartition(RULES_TOPIC, p) for p in sorted(consumer.partitions_for_topic(RULES_TOPIC) or [])]
+        partitions = [TopicPartition(RULES_TOPIC, p) for p in sorted(await partitions_of(consumer, RULES_TOPIC))]
         if not partitions:
             return {}
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
         documents: dict[str, dict] = {}
-        while any(await consumer.position(tp) < end[tp] for tp in partitions):
+        while not await reached(consumer, end):
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     key = record.key.decode()

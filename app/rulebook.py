@@ -36,7 +36,8 @@ def configured_knowledge() -> Knowledge:
     page_types = PageTypes.from_spec(settings.page_types)
     return Knowledge(
         rules=RuleSet(fatigue=FatigueConfig(settings.fatigue_per_session, settings.fatigue_per_day)),
-        sessions=SessionConfig(idle_timeout=settings.session_idle, page_types=page_types),
+        sessions=SessionConfig(idle_timeout=settings.session_idle, close_grace=settings.session_close_grace,
+                               page_types=page_types),
         windows=WindowConfig(grace=settings.late_grace),
         page_types=page_types,
     )

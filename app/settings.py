@@ -74,6 +74,8 @@ class Settings:
 
     #: A session ends after this many seconds without events (event time; wall clock for idle sessions).
     session_idle: float = 1800.0
+    #: Wall-clock seconds past the idle timeout before an idle session is closed (events still in flight).
+    session_close_grace: float = 60.0
     #: Events this many seconds older than a person's newest are late: not counted in the windows.
     late_grace: float = 300.0
     #: Decisions (personalized blocks) per person per session and per day, across all rules.
@@ -166,7 +168,8 @@ class Settings:
             max_dwell=number("TASTEMAKER_MAX_DWELL", defaults.max_dwell, float, 1),
             max_future=number("TASTEMAKER_MAX_FUTURE", defaults.max_future, float, 0),
             max_event_age=number("TASTEMAKER_MAX_EVENT_AGE", defaults.max_event_age, float, 60),
-            session_idle=number("TASTEMAKER_SESSION_IDLE", defaults.session_idle, float, 60),
+            session_idle=number("TASTEMAKER_SESSION_IDLE", defaults.session_idle, float, 1),
+            session_close_grace=number("TASTEMAKER_SESSION_CLOSE_GRACE", defaults.session_close_grace, float, 0),
             late_grace=number("TASTEMAKER_LATE_GRACE", defaults.late_grace, float, 0),
             fatigue_per_session=number("TASTEMAKER_FATIGUE_PER_SESSION", defaults.fatigue_per_session, int, 0),
             fatigue_per_day=number("TASTEMAKER_FATIGUE_PER_DAY", defaults.fatigue_per_day, int, 0),

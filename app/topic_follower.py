@@ -20,12 +20,25 @@ import logging
 from typing import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.errors import KafkaError
 from mode import Service
 
 log = logging.getLogger(__name__)
 
 OnRecord = Callable[[bytes | None, bytes | None], Awaitable[None] | None]
+
+
+async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    """The topic's partitions from fresh cluster metadata (the consumer's own cache only covers topics it is
+    subscribed or assigned to)."""
+    cluster = await consumer._client.fetch_all_metadata()
+    return cluster.partitions_for_topic(topic) or set()
+
+
+async def reached(consumer: AIOKafkaConsumer, target: dict) -> bool:
+    for tp, offset in target.items():
+        if await consumer.position(tp) < offset:
+            return False
+    return True
 
 
 class TopicFollower(Service):
@@ -47,8 +60,8 @@ class TopicFollower(Service):
                 await self._read()
             except asyncio.CancelledError:
                 raise
-            except KafkaError as exc:  # broker restarts, topic not yet created: retry, never crash the worker
-                log.warning("following %s: %s; retrying", self.topic, exc)
+            except Exception as exc:  # broker restarts, topic not yet created: retry, never crash the worker
+                log.warning("following %s: %r; retrying", self.topic, exc)
                 await self._close()
                 await self.sleep(1.0)
 
@@ -60,9 +73,8 @@ class TopicFollower(Service):
         await consumer.start()
         partitions = None
         while not partitions:  # the worker creates its topics at start; wait for the metadata
-            partitions = consumer.partitions_for_topic(self.topic)
+            partitions = await partitions_of(consumer, self.topic)
             if not partitions:
-                await consumer.force_metadata_update()
                 await self.sleep(0.2)
         assigned = [TopicPartition(self.topic, p) for p in sorted(partitions)]
         consumer.assign(assigned)
@@ -72,7 +84,7 @@ class TopicFollower(Service):
         else:
             await consumer.seek_to_end(*assigned)
             target = {}
-        if all(await consumer.position(tp) >= offset for tp, offset in target.items()):
+        if await reached(consumer, target):
             self.ready.set()
         while not self.should_stop:
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
@@ -84,9 +96,7 @@ class TopicFollower(Service):
                             await result
                     except Exception:  # a bad record is the handler's to report; the follower goes on
                         log.exception("%s: record at offset %s not applied", self.topic, record.offset)
-            if not self.ready.is_set() and all(
-                await consumer.position(tp) >= offset for tp, offset in target.items()
-            ):
+            if not self.ready.is_set() and await reached(consumer, target):
                 self.ready.set()
 
     async def _close(self) -> None:

@@ -1,0 +1,209 @@
+"""Rules end to end: applied through the admin API, events through the collector (Segment's library), decisions
+read from ``personalization_decisions`` with a plain Kafka consumer, against a real worker."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+
+import aiohttp
+import orjson
+import pytest
+from segment.analytics import Client
+
+from tests.support.kafka import consume_all
+from tests.support.worker import Deployment
+
+pytestmark = pytest.mark.integration
+
+WRITE_KEY = "rules-test-key"
+TOKEN = "rules-test-admin-token"
+
+RULES = [
+    {"id": "three-product-views", "version": 1, "description": "3 product pages within 10 minutes",
+     "when": 'event.name == "Product Viewed" && count("Product Viewed", "10m") >= 3', "cooldown": "1h",
+     "actions": [{"type": "decision", "kind": "recommendation_block", "block": "more-like-this"}]},
+    {"id": "long-read", "version": 1, "description": "over 5 minutes visible on one page",
+     "on": ["Page Engaged"], "when": "page_dwell_s() > 300", "cooldown": "1h",
+     "actions": [{"type": "decision", "kind": "content_block", "block": "newsletter"}]},
+    {"id": "added-to-cart", "version": 1, "description": "added to cart",
+     "when": 'event.name == "Product Added"',
+     "actions": [{"type": "decision", "kind": "offer", "block": "free-shipping"}]},
+    {"id": "viewed-checkout", "version": 1, "description": "viewed checkout",
+     "when": 'event.name == "Checkout Started"', "actions": [{"type": "decision", "kind": "message", "block": "help"}]},
+    {"id": "purchased", "version": 1, "description": "purchased",
+     "when": 'event.name == "Order Completed"',
+     "actions": [{"type": "decision", "kind": "message", "block": "thanks"},
+                 {"type": "set_trait", "name": "buyer", "value": True},
+                 {"type": "add_segment", "segment": "buyers"}]},
+    {"id": "viewed-sizing-guide", "version": 1, "description": "viewed a given content",
+     "when": 'event.type == "page" && event.page_path == "/guides/sizing"',
+     "actions": [{"type": "decision", "kind": "content_block", "block": "size-finder"}]},
+    {"id": "accessories-after-long-product-read", "version": 1, "priority": 10,
+     "description": "over 5 minutes on a product page and accessories viewed",
+     "when": 'event.name == "Product Viewed" && event.category == "accessories" && '
+             'session.pages.exists(p, p.page_type == "product" && p.dwell_ms > 300000)',
+     "actions": [{"type": "decision", "kind": "recommendation_block", "block": "accessories"}]},
+    {"id": "cart-abandoned", "version": 1, "description": "cart and no checkout within the wait",
+     "when": 'event.name == "Product Added"', "wait": "4s",
+     "unless": 'event.name in ["Checkout Started", "Order Completed"]',
+     "actions": [{"type": "decision", "kind": "message", "block": "cart-reminder"}]},
+    {"id": "bounced", "version": 1, "description": "a one-page session",
+     "when": 'event.type == "session_end" && session.bounce',
+     "actions": [{"type": "decision", "kind": "message", "block": "welcome-back"},
+                 {"type": "add_segment", "segment": "bounced"}]},
+    {"id": "quick-exit-from-product", "version": 1, "description": "left soon after a product page",
+     "when": 'event.type == "session_end" && session.quick_exit && session.exit_page_type == "product"',
+     "actions": [{"type": "decision", "kind": "offer", "block": "come-back-discount"}]},
+]
+
+
+def deployment(broker, tmp_path, **env) -> Deployment:
+    return Deployment(broker, tmp_path, TASTEMAKER_WRITE_KEYS=f"{WRITE_KEY}=web", TASTEMAKER_ADMIN_TOKEN=TOKEN,
+                      TASTEMAKER_SESSION_IDLE="3", TASTEMAKER_SESSION_CLOSE_GRACE="0",
+                      TASTEMAKER_FATIGUE_PER_SESSION="20", **env)
+
+
+async def admin(worker, method: str, path: str, body=None) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.request(method, f"{worker.url}{path}", headers={"Authorization": f"Bearer {TOKEN}"},
+                                data=None if body is None else orjson.dumps(body)) as answer:
+            return answer.status, await answer.json(content_type=None)
+
+
+async def decisions_of(deployment, person: str) -> list[dict]:
+    records = await consume_all(deployment.broker, deployment.topic("personalization_decisions"), timeout=1.0)
+    return [orjson.loads(v) for k, v in records if k == person.encode()]
+
+
+async def wait_decisions(deployment, person: str, check, timeout: float = 40.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    found: list[dict] = []
+    while time.monotonic() < deadline:
+        found = await decisions_of(deployment, person)
+        if check(found):
+            return found
+        await asyncio.sleep(0.5)
+    raise AssertionError(f"{person}: decisions never matched; got {[(d['rule_id'], d['block']) for d in found]}")
+
+
+def fired(decisions: list[dict]) -> list[str]:
+    return sorted(d["rule_id"] for d in decisions)
+
+
+@pytest.fixture(scope="module")
+async def running(broker, tmp_path_factory):
+    deployed = deployment(broker, tmp_path_factory.mktemp("rules"))
+    worker = deployed.worker("rules").start()
+    try:
+        await worker.wait_ready()
+        for rule in RULES:
+            status, answer = await admin(worker, "PUT", f"/rules/{rule['id']}", rule)
+            assert status == 200, answer
+        yield deployed, worker
+    finally:
+        deployed.shutdown()
+
+
+def client(worker) -> Client:
+    return Client(WRITE_KEY, host=worker.url, sync_mode=True, max_retries=1)
+
+
+def person() -> str:
+    return f"p-{uuid.uuid4().hex[:10]}"
+
+
+async def test_engagement_milestones(running):
+    deployed, worker = running
+    segment = client(worker)
+    viewer, reader = person(), person()
+    for n in range(3):
+        segment.track(anonymous_id=viewer, event="Product Viewed", properties={"product_id": f"sku-{n}"})
+    segment.page(anonymous_id=reader, name="Story", properties={"path": "/blog/story"}, message_id="pv-story")
+    segment.track(anonymous_id=reader, event="Page Engaged",
+                  properties={"page_view_id": "pv-story", "dwell_ms": 200_000, "scroll_depth": 40})
+    segment.track(anonymous_id=reader, event="Page Engaged",
+                  properties={"page_view_id": "pv-story", "dwell_ms": 320_000, "scroll_depth": 90})
+    decisions = await wait_decisions(deployed, viewer, lambda d: "three-product-views" in fired(d))
+    assert fired(decisions) == ["three-product-views"]  # the first two views were not enough
+    why = decisions[0]["why"]
+    assert why['count("Product Viewed","10m")'] == 3
+    assert decisions[0]["action"] == "recommendation_block" and decisions[0]["ids"] == [viewer]
+    assert decisions[0]["trigger"]["name"] == "Product Viewed"
+    decisions = await wait_decisions(deployed, reader, lambda d: "long-read" in fired(d))
+    assert fired(decisions) == ["long-read"] and decisions[0]["why"]["page_dwell_s()"] == 320.0
+
+
+async def test_conversion_signals_and_a_viewed_content(running):
+    deployed, worker = running
+    segment = client(worker)
+    buyer = person()
+    segment.page(anonymous_id=buyer, name="Sizing", properties={"path": "/guides/sizing"})
+    segment.track(anonymous_id=buyer, event="Product Added", properties={"product_id": "sku-9", "price": 20})
+    segment.track(anonymous_id=buyer, event="Checkout Started", properties={"products": [{"product_id": "sku-9"}]})
+    segment.track(anonymous_id=buyer, event="Order Completed",
+                  properties={"order_id": "o-1", "total": 20, "products": [{"product_id": "sku-9"}]})
+    expected = ["added-to-cart", "purchased", "viewed-checkout", "viewed-sizing-guide"]
+    decisions = await wait_decisions(deployed, buyer, lambda d: fired(d) == expected)
+    # The checkout disarmed the cart-abandoned timer: it never fires for this person.
+    await asyncio.sleep(6)
+    assert fired(await decisions_of(deployed, buyer)) == expected
+    status, body = await worker.get_json(f"/profiles/{buyer}")
+    assert status == 200
+    assert body["profile"]["traits"]["buyer"] is True and "buyers" in body["profile"]["segments"]
+    assert len({d["decision_id"] for d in decisions}) == len(decisions)
+
+
+async def test_cart_and_no_checkout_fires_on_time_without_another_event(running):
+    deployed, worker = running
+    shopper = person()
+    client(worker).track(anonymous_id=shopper, event="Product Added", properties={"product_id": "sku-1"})
+    started = time.monotonic()
+    decisions = await wait_decisions(deployed, shopper, lambda d: "cart-abandoned" in fired(d))
+    assert time.monotonic() - started >= 3.5  # not before its wait (4 s after the event)
+    reminder = next(d for d in decisions if d["rule_id"] == "cart-abandoned")
+    assert reminder["trigger"]["type"] == "timer" and reminder["block"] == "cart-reminder"
+
+
+async def test_bounce_and_quick_exit_fire_when_the_session_ends(running):
+    deployed, worker = running
+    segment = client(worker)
+    bouncer, leaver = person(), person()
+    segment.page(anonymous_id=bouncer, name="Home", properties={"path": "/"})
+    segment.page(anonymous_id=leaver, name="Home", properties={"path": "/"})
+    segment.page(anonymous_id=leaver, name="Product", properties={"path": "/p/sku-3"})
+    decisions = await wait_decisions(deployed, bouncer, lambda d: "bounced" in fired(d))
+    assert decisions[0]["trigger"]["type"] == "session_end"
+    decisions = await wait_decisions(deployed, leaver, lambda d: "quick-exit-from-product" in fired(d))
+    assert "bounced" not in fired(decisions)  # two pages: no bounce
+    status, body = await worker.get_json(f"/profiles/{bouncer}")
+    assert "bounced" in body["profile"]["segments"]
+
+
+async def test_a_long_product_read_then_accessories_gives_a_recommendation_block(running):
+    deployed, worker = running
+    segment = client(worker)
+    shopper = person()
+    segment.page(anonymous_id=shopper, name="Camera", properties={"path": "/p/camera", "page_type": "product"},
+                 message_id="pv-camera")
+    segment.track(anonymous_id=shopper, event="Page Engaged",
+                  properties={"page_view_id": "pv-camera", "dwell_ms": 330_000, "scroll_depth": 80})
+    segment.track(anonymous_id=shopper, event="Product Viewed",
+                  properties={"product_id": "strap-1", "category": "accessories"})
+    decisions = await wait_decisions(deployed, shopper, lambda d: "accessories-after-long-product-read" in fired(d))
+    block = next(d for d in decisions if d["rule_id"] == "accessories-after-long-product-read")
+    assert block["action"] == "recommendation_block" and block["block"] == "accessories"
+
+
+async def test_admin_api_refuses_bad_rules_and_requests_without_the_token(running):
+    _, worker = running
+    status, body = await admin(worker, "POST", "/rules/validate", {**RULES[0], "when": "evnt.name == 1"})
+    assert status == 422 and body["error"]["field"] == "when" and "evnt" in body["error"]["reason"]
+    status, body = await admin(worker, "PUT", "/rules/three-product-views", {**RULES[0], "priority": 3})
+    assert status == 409 and body["error"]["field"] == "version"
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{worker.url}/rules") as answer:
+            assert answer.status == 401
+    status, body = await admin(worker, "GET", "/rules")
+    assert {r["id"] for r in body["rules"]} == {r["id"] for r in RULES}
