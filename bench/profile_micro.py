@@ -142,8 +142,9 @@ def main() -> None:
     print(f"refresh_intent(heavy, session): {timed(lambda: profile.refresh_intent(heavy, now, session)):.1f} us")
     print(f"orjson.dumps(heavy): {timed(lambda: orjson.dumps(heavy)):.1f} us")
     for name, value in (("typical (200 events)", typical), (f"heavy ({len(events)} events)", heavy)):
+        view = profile.public_view(value, now, session)
         print(f"JSON {name}: {len(orjson.dumps(value))} bytes (json.dumps compact: "
-              f"{len(json.dumps(value, separators=(',', ':')))}; public_view: {len(orjson.dumps(profile.public_view(value, now, session)))})")
+              f"{len(json.dumps(value, separators=(',', ':')))}; public_view: {len(orjson.dumps(view))})")
     sizes = {k: len(orjson.dumps(v)) for k, v in heavy.items()}
     print("heavy by field:", ", ".join(f"{k} {v}" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])))
 

@@ -109,7 +109,7 @@ class IntentConfig:
     engaged_full_s: float = 300.0
     """Visible seconds in the session at which engaged is full."""
     idle_full_s: float = 1800.0
-    """Seconds since the last event at which idle is full: the session has ended (sessions.SessionConfig.idle_timeout)."""
+    """Seconds since the last event at which idle is full: the session is over (sessions' idle_timeout)."""
     quick_exit_dwell_s: float = 10.0
     """A cart or checkout page seen for less than this many visible seconds counts as a quick exit..."""
     quick_exit_idle_s: float = 60.0
