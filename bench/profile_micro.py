@@ -1,12 +1,13 @@
-"""Micro-benchmark of tastemaker.profile (not a test): microseconds per apply_event, merge and public_view,
-and the JSON size of a typical and of a heavy profile.
+"""Micro-benchmark of tastemaker.profile (not a test): microseconds per apply_event, merge, public_view and
+refresh_intent, and the JSON size of a typical and of a heavy profile.
 
     /work/main/.venv/bin/python bench/profile_micro.py [--events 10000] [--seed 1]
 
 Events are full normalized events (models/event.py fields) of simulated visits: pages with a page type,
 Product Viewed, engagement heartbeats, cart adds and removals, checkouts, orders, identify calls; a catalogue
 of 2,000 items in 40 categories, 25 brands and 60 tags. "typical" is the profile after the first 200 events,
-"heavy" after all of them.
+"heavy" after all of them. Intent reads the person's open session (tastemaker/sessions.py), folded from the
+same events outside the timings (sessions.apply's own cost is printed apart).
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from pathlib import Path
 import orjson
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
-from tastemaker import profile  # noqa: E402
+from tastemaker import profile, sessions  # noqa: E402
 
 
 def catalogue(rng: random.Random) -> list[dict]:
@@ -116,6 +117,12 @@ def main() -> None:
         state = profile.apply_event(state, event)
         by_label[profile.event_label(event)].append((time.perf_counter_ns() - t0) / 1000)
     heavy = state
+    person_sessions = None
+    started = time.perf_counter()
+    for event in events:
+        person_sessions = sessions.apply(person_sessions, event).state
+    sessions_us = (time.perf_counter() - started) / len(events) * 1e6
+    session = person_sessions["current"]  # open: the last event was a moment ago
 
     def timed(fn, n=2000) -> float:
         t0 = time.perf_counter()
@@ -129,13 +136,15 @@ def main() -> None:
           f"(passes: {', '.join(f'{r:.1f}' for r in runs)}; best is the steadier figure on a shared machine)")
     for label, times in sorted(by_label.items(), key=lambda kv: -len(kv[1])):
         print(f"  {label:<22} n={len(times):<5} median {statistics.median(times):6.1f} us")
+    print(f"sessions.apply (not part of the profile): {sessions_us:.1f} us/event")
     print(f"merge(heavy, typical): {timed(lambda: profile.merge(heavy, typical)):.1f} us")
-    print(f"public_view(heavy): {timed(lambda: profile.public_view(heavy, now)):.1f} us")
-    print(f"refresh_intent(heavy): {timed(lambda: profile.refresh_intent(heavy, now)):.1f} us")
+    print(f"public_view(heavy, session): {timed(lambda: profile.public_view(heavy, now, session)):.1f} us")
+    print(f"refresh_intent(heavy, session): {timed(lambda: profile.refresh_intent(heavy, now, session)):.1f} us")
     print(f"orjson.dumps(heavy): {timed(lambda: orjson.dumps(heavy)):.1f} us")
     for name, value in (("typical (200 events)", typical), (f"heavy ({len(events)} events)", heavy)):
+        view = profile.public_view(value, now, session)
         print(f"JSON {name}: {len(orjson.dumps(value))} bytes (json.dumps compact: "
-              f"{len(json.dumps(value, separators=(',', ':')))}; public_view: {len(orjson.dumps(profile.public_view(value, now)))})")
+              f"{len(json.dumps(value, separators=(',', ':')))}; public_view: {len(orjson.dumps(view))})")
     sizes = {k: len(orjson.dumps(v)) for k, v in heavy.items()}
     print("heavy by field:", ", ".join(f"{k} {v}" for k, v in sorted(sizes.items(), key=lambda kv: -kv[1])))
 

@@ -22,7 +22,8 @@ Signals, by event (weights in ``AffinityConfig``)::
 
     view        page/screen views, Product Viewed, Product Clicked
     list_view   Product List Viewed, Product List Filtered, Products Searched
-    long_dwell  once per page view, when its visible dwell reaches long_dwell_ms (engagement heartbeats)
+    long_dwell  once per page view, when its visible dwell reaches long_dwell_ms (engagement heartbeats),
+                crediting that page view's keys (remembered in the profile's dwell_bonus, tastemaker/profile.py)
     wishlist    Product Added to Wishlist
     cart_add    Product Added              cart_remove   Product Removed
     purchase    Order Completed            refund        Order Refunded

@@ -18,28 +18,46 @@ State (JSON, bounded: every bound is a ``ProfileConfig`` field)::
      "segments": ["vip", ...],                       sorted, set by rule actions
      "consent": {"personalization": true, "opted_out_at": null},
      "affinities": {...},                            tastemaker/affinity.py ([score, t] per key)
-     "session": {...},                               the current visit, tastemaker/session.py
+     "dwell_bonus": {"pv-9f2c": {"category": ["shoes"]}, "pv-77ab": "paid", ...},
+                                                     the latest dwell_bonus_views page views: the keys their
+                                                     long-dwell bonus will credit, or "paid" once it has
      "intent": {"at": t, "browse": 0.4, "research": 0.1, "purchase": 0.0, "abandonment_risk": 0.0}}
                                                      as last computed by refresh_intent at t, or None
 
-Size: about 5.5 KB of JSON after 200 events, 8.6 KB after 10,000 (bench/profile_micro.py); the bounds keep
+Size: about 5.2 KB of JSON after 200 events, 7.7 KB after 10,000 (bench/profile_micro.py); the bounds keep
 a profile under 20 KB with ids and names of ordinary length, however many events (tested).
 
-Intent is computed when it is read, by ``refresh_intent(profile, now)`` (which stores it in ``intent``) and
+The profile holds no session: a person's sessions are tastemaker/sessions.py's state, which the person
+stage stores next to the profile (person state key "sessions"). What reads both takes the open session:
+``refresh_intent(profile, now, session)`` and ``public_view(profile, now, session)``, ``session`` being
+``sessions_state["current"]`` (None when none is open).
+
+Intent is computed when it is read, by ``refresh_intent`` (which stores it in ``intent``) and
 ``public_view``, not by ``apply_event``: it depends on the clock (the time since the last event, which
 makes abandonment), so a value computed per event is stale as soon as the person stops, and computing it
-per event would be ~40% of apply_event's cost for a value few events are read for. ``apply_event`` keeps
-its inputs (visit, cart) current; a rule stage that reads intent calls ``refresh_intent(profile, event time)``.
+per event would about double or triple apply_event's cost (~25 us against ~12 us, bench/profile_micro.py)
+for a value few events are read for. ``apply_event`` keeps the profile's inputs to it (cart, recent events)
+current; a rule stage that reads intent calls ``refresh_intent(profile, event time, open session)``.
+
+Long-dwell bonus (tastemaker/affinity.py): a page view's own event carries its category/tags/brand, its
+heartbeats carry only its id and cumulative visible dwell. ``dwell_bonus`` remembers the keys of the latest
+``dwell_bonus_views`` page views (page/screen events; id: ``page_view_id``, else ``event_id``, as in
+tastemaker/sessions.py), completed by a Product Viewed (its page view, or the latest one); the first
+heartbeat of one of them (a non-page event with its ``page_view_id``) whose ``dwell_ms`` reaches
+``AffinityConfig.long_dwell_ms`` credits them once and marks it "paid". A heartbeat of a page view not
+(or no longer) in the map credits nothing.
 
 Consent: a person who opted out of personalization keeps being counted (events, counts, cart, orders,
-traits, context), but gets no affinities, visit, intent or recently viewed items; opting out erases them.
+traits, context), but gets no affinities, dwell bonus, intent or recently viewed items; opting out erases
+them.
 
 Merging (an anonymous visitor logs in) gives what one profile would hold had it seen both histories:
 counts add, time-ordered lists interleave, affinities add after decay, carts add and each person's orders
 empty both. Exceptions: traits and last_context take the newer profile's values over the older's (no
-per-key times); the visit is one visit only if both overlap (else the later one); consent takes the more
-restrictive (an opt-out on either side holds); an order's or a removal's affinity credits the items of the
-cart as its own person held it; a bound reached by both (top N, segments) keeps its rule.
+per-key times); intent is the later computed of the two (``refresh_intent`` with the merged session
+recomputes it); dwell_bonus keeps both maps' page views (the newer profile's last); consent takes the
+more restrictive (an opt-out on either side holds); an order's or a removal's affinity credits the items of
+the cart as its own person held it; a bound reached by both (top N, segments) keeps its rule.
 """
 
 from __future__ import annotations
@@ -48,20 +66,20 @@ import bisect
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from tastemaker import affinity, cart as carts, intent as intents, session as sessions, traits as trait_values
+from tastemaker import affinity, cart as carts, intent as intents, traits as trait_values
 from tastemaker.affinity import AffinityConfig
 from tastemaker.intent import IntentConfig
-from tastemaker.session import SessionConfig
 from tastemaker.traits import TraitsConfig
 
 RECENT_MAX = 50
+PAID = "paid"  # a dwell_bonus page view whose bonus has been credited
 MAX_COUNTED_NAMES = 200  # event names are free text: bound the map
 
 
 @dataclass(frozen=True)
 class ProfileConfig:
     recent_max: int = RECENT_MAX
-    """Entries of ``recent`` (latest events)."""
+    """Entries of ``recent`` (latest events; intent finds a session's track steps there)."""
     recent_item_ids: int = 10
     """Item ids kept per ``recent`` entry (a product list may carry 50)."""
     max_counted_names: int = MAX_COUNTED_NAMES
@@ -86,8 +104,8 @@ class ProfileConfig:
     """Bounds of ``traits``."""
     affinity: AffinityConfig = field(default_factory=AffinityConfig)
     """Half-life, top N and signal weights of ``affinities``."""
-    session: SessionConfig = field(default_factory=SessionConfig)
-    """What makes a visit."""
+    dwell_bonus_views: int = 3
+    """Page views whose long-dwell bonus is followed at once (open tabs): the latest ones."""
     intent: IntentConfig = field(default_factory=IntentConfig)
     """Intent weights."""
 
@@ -104,14 +122,16 @@ def empty() -> dict[str, Any]:
 
 def _personal_empty() -> dict[str, Any]:
     """The fields personalization builds from behaviour, which ``reset`` and an opt-out clear."""
-    return {"recently_viewed": [], "segments": [], "affinities": affinity.empty(), "session": None, "intent": None}
+    return {"recently_viewed": [], "segments": [], "affinities": affinity.empty(), "dwell_bonus": {}, "intent": None}
 
 
 def _complete(profile: Mapping[str, Any] | None) -> dict[str, Any]:
-    """A copy, with the fields a profile stored before they existed."""
+    """A copy, with the fields a profile stored before they existed (and without the visit it once held)."""
     if not profile:
         return empty()
-    return dict(profile) if "consent" in profile else {**empty(), **profile}
+    if "dwell_bonus" in profile:
+        return dict(profile)
+    return {name: value for name, value in {**empty(), **profile}.items() if name != "session"}
 
 
 def event_label(event: Mapping[str, Any]) -> str:
@@ -148,8 +168,7 @@ def apply_event(profile: Mapping[str, Any] | None, event: Mapping[str, Any], con
 
     if not personalized(profile):
         return profile
-    visit, reached = sessions.apply_event(profile["session"], event, keys, config.affinity.long_dwell_ms, config.session)
-    profile["session"] = visit
+    profile["dwell_bonus"], reached = _dwell_bonus(profile["dwell_bonus"], event, keys, config)
     weights = profile["affinities"]
     if signal and keys:
         weights = affinity.add(weights, keys, config.affinity.weight(signal), at, config.affinity)
@@ -159,6 +178,30 @@ def apply_event(profile: Mapping[str, Any] | None, event: Mapping[str, Any], con
     if name == "Product Viewed" or (event["type"] in ("page", "screen") and event.get("page_type") == "product"):
         profile["recently_viewed"] = _viewed(profile["recently_viewed"], event.get("item_ids") or [], at, config)
     return profile
+
+
+def _dwell_bonus(
+    bonus: Mapping[str, Any], event: Mapping[str, Any], keys: Mapping[str, list[str]], config: ProfileConfig,
+) -> tuple[Mapping[str, Any], dict[str, list[str]] | None]:
+    """The dwell_bonus map after ``event``, and the keys whose long-dwell bonus it earns (once per page view)."""
+    if event["type"] in ("page", "screen"):
+        view_id = event.get("page_view_id") or event.get("event_id")
+        if not view_id or view_id in bonus:
+            return bonus, None
+        kept = list(bonus.items())[-(config.dwell_bonus_views - 1):] if config.dwell_bonus_views > 1 else []
+        return {**dict(kept), view_id: {d: list(k) for d, k in keys.items()}}, None
+    view_id = event.get("page_view_id")
+    if view_id and event.get("dwell_ms") is not None:  # a heartbeat
+        known = bonus.get(view_id)
+        if known is None or known == PAID or event["dwell_ms"] < config.affinity.long_dwell_ms:
+            return bonus, None
+        return {**bonus, view_id: PAID}, known
+    if keys and bonus and event.get("name") == "Product Viewed":  # its page view learns what it was about
+        view_id = view_id if view_id in bonus else next(reversed(bonus))
+        known = bonus[view_id]
+        if known != PAID and any(d not in known for d in keys):
+            return {**bonus, view_id: {**{d: list(k) for d, k in keys.items()}, **known}}, None
+    return bonus, None
 
 
 def _apply_commerce(profile: dict[str, Any], name: str | None, event: Mapping[str, Any], at: float,
@@ -234,19 +277,14 @@ def _orders(orders: list, limit: int) -> list:
     return sorted(orders, key=lambda order: order["at"], reverse=True)[:limit]
 
 
-def _intent(profile: Mapping[str, Any], now: float, config: ProfileConfig) -> dict[str, Any] | None:
-    visit = profile["session"]
-    if not visit:
-        return None
-    return {"at": now, **intents.score(intents.features_from(profile, visit, now), config.intent)}
-
-
-def refresh_intent(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None = None,
+def refresh_intent(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None,
                    config: ProfileConfig = DEFAULT) -> dict[str, Any]:
-    """The profile with its intent computed at ``now`` (``session``: another visit state to read instead)."""
+    """The profile with its intent computed at ``now`` from it and ``session``, the person's open session
+    (tastemaker/sessions.py: ``state["current"]``, None when none is open). Opted out: left as it is."""
     profile = _complete(profile)
     if personalized(profile):
-        profile["intent"] = _intent({**profile, "session": session or profile["session"]}, now, config)
+        features = intents.features_from(profile, session, now, config.intent)
+        profile["intent"] = {"at": now, **intents.score(features, config.intent)}
     return profile
 
 
@@ -275,13 +313,22 @@ def merge(into: Mapping[str, Any] | None, other: Mapping[str, Any] | None, confi
         "segments": sorted(set(into["segments"]) | set(other["segments"]))[: config.segments_max],
         "consent": _stricter(into["consent"], other["consent"]),
         "affinities": affinity.merge(into["affinities"], other["affinities"], config.affinity),
-        "session": sessions.merge(into["session"], other["session"], config.session),
+        "dwell_bonus": _merge_dwell_bonus(into, other, config),
+        "intent": max((p["intent"] for p in (into, other) if p["intent"]), key=lambda i: i["at"], default=None),
     }
     if not merged["consent"]["personalization"]:
         return {**merged, **_personal_empty()}
-    computed = [p["intent"]["at"] for p in (into, other) if p["intent"]]
-    merged["intent"] = _intent(merged, max(computed), config) if computed else None  # recomputed on the merged visit
     return merged
+
+
+def _merge_dwell_bonus(a: Mapping[str, Any], b: Mapping[str, Any], config: ProfileConfig) -> dict[str, Any]:
+    """Both maps, the profile seen last's page views last (kept first); a bonus paid on either side is paid."""
+    older, newer = (a, b) if (a["last_seen"] or 0) <= (b["last_seen"] or 0) else (b, a)
+    merged = dict(older["dwell_bonus"])
+    for view_id, keys in newer["dwell_bonus"].items():
+        known = merged.pop(view_id, None)
+        merged[view_id] = PAID if PAID in (keys, known) else {**(known or {}), **keys}
+    return dict(list(merged.items())[-config.dwell_bonus_views:]) if config.dwell_bonus_views > 0 else {}
 
 
 def _stricter(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
@@ -292,7 +339,7 @@ def _stricter(a: Mapping[str, Any], b: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def reset(profile: Mapping[str, Any]) -> dict[str, Any]:
-    """Personalization starts again from nothing (affinities, visit, intent, recently viewed, segments);
+    """Personalization starts again from nothing (affinities, dwell bonus, intent, recently viewed, segments);
     counts, cart, orders, traits and consent stay."""
     return {**_complete(profile), **_personal_empty()}
 
@@ -333,9 +380,11 @@ def remove_segment(profile: Mapping[str, Any], segment: str) -> dict[str, Any]:
     return profile
 
 
-def public_view(profile: Mapping[str, Any], now: float, config: ProfileConfig = DEFAULT) -> dict[str, Any]:
+def public_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None = None,
+                config: ProfileConfig = DEFAULT) -> dict[str, Any]:
     """What ``GET /profiles/{id}`` shows: affinities decayed to ``now`` (shares per dimension), intent and
-    its why at ``now``; no visit state, reference times or internal bookkeeping."""
+    its why at ``now`` from the profile and ``session``, the open session as in ``refresh_intent`` (both
+    None for a person opted out or never seen); no reference times or internal bookkeeping."""
     profile = _complete(profile)
     cart = profile["cart"]
     view = {
@@ -351,8 +400,8 @@ def public_view(profile: Mapping[str, Any], now: float, config: ProfileConfig = 
                     "value": cart["value"]}
     view["affinities"] = affinity.scores_at(profile["affinities"], now, config.affinity)
     view["intent"], view["intent_why"] = None, None
-    if personalized(profile) and profile["session"]:
-        features = intents.features_from(profile, profile["session"], now)
+    if personalized(profile) and profile["last_seen"] is not None:
+        features = intents.features_from(profile, session, now, config.intent)
         view["intent"] = intents.score(features, config.intent)
         view["intent_why"] = intents.explain(features, config.intent)
     return view

@@ -1,5 +1,5 @@
 """The profile's personalization fields: traits, recently viewed, cart, orders, context, segments, consent,
-affinities, visit and intent; their bounds; merge and reset."""
+affinities, the long-dwell bonus and intent; their bounds; merge and reset."""
 
 import copy
 import json
@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from tastemaker import profile
+from tastemaker import profile, sessions
 from tastemaker.profile import ProfileConfig
 
 DAY = 86400.0
@@ -30,6 +30,14 @@ def run(events, state=None, config=profile.DEFAULT):
     for event in events:
         state = profile.apply_event(state, event, config)
     return state
+
+
+def run_with_sessions(events, state=None, person_sessions=None):
+    """The profile and the person's sessions state (tastemaker/sessions.py), as the person stage keeps them."""
+    for event in events:
+        person_sessions = sessions.apply(person_sessions, event).state
+        state = profile.apply_event(state, event)
+    return state, person_sessions
 
 
 def test_traits_are_merged_bounded_and_none_removes_one():
@@ -116,19 +124,52 @@ def test_affinities_come_from_views_cart_orders_and_long_dwell():
 
 
 def test_intent_is_computed_when_read_at_the_time_of_reading():
-    state = run([page(0, "product", item_ids=["a"]), track(1, "Product Added", ["a"], price=9.0), page(2, "cart")])
-    assert state["intent"] is None
-    now = profile.refresh_intent(state, 2)
+    state, person_sessions = run_with_sessions(
+        [page(0, "product", item_ids=["a"]), track(1, "Product Added", ["a"], price=9.0), page(2, "cart")])
+    session = person_sessions["current"]
+    assert state["intent"] is None and "session" not in state
+    now = profile.refresh_intent(state, 2, session)
     assert now["intent"]["at"] == 2 and now["intent"]["abandonment_risk"] < 0.5
-    later = profile.refresh_intent(state, 2 + 3600)
+    later = profile.refresh_intent(state, 2 + 3600, session)
     assert later["intent"]["abandonment_risk"] > now["intent"]["abandonment_risk"]
-    # After a merge, the intent is recomputed on the merged visit.
-    other = profile.refresh_intent(run([track(3, "Checkout Started")]), 3)
-    merged = profile.merge(now, other)
-    assert merged["intent"]["at"] == 3 and merged["intent"]["purchase"] > now["intent"]["purchase"]
-    view = profile.public_view(state, 2 + 3600)
+    view = profile.public_view(state, 2 + 3600, session)
     assert view["intent"] == {k: v for k, v in later["intent"].items() if k != "at"}
     assert "idle" in view["intent_why"]["abandonment_risk"]
+    # No open session (closed, or none yet): only the cart speaks.
+    closed = profile.refresh_intent(state, 2 + 7200, None)["intent"]
+    assert closed["purchase"] == closed["browse"] == 0 and closed["abandonment_risk"] > 0.5
+    assert profile.public_view(profile.empty(), 5)["intent"] is None
+    # A merge keeps the later computed intent; refreshed with the merged session, it reads both persons'.
+    other, other_sessions = run_with_sessions([track(3, "Checkout Started")])
+    other = profile.refresh_intent(other, 3, other_sessions["current"])
+    merged = profile.merge(now, other)
+    assert merged["intent"] == other["intent"]
+    merged_session = sessions.merge(person_sessions, other_sessions).state["current"]
+    refreshed = profile.refresh_intent(merged, 3, merged_session)
+    assert refreshed["intent"]["purchase"] > max(now["intent"]["purchase"], other["intent"]["purchase"])
+
+
+def test_long_dwell_bonus_once_per_page_view_with_its_keys():
+    config = ProfileConfig(dwell_bonus_views=2)
+    bonus = config.affinity.long_dwell
+
+    def beat(t, view, dwell_s):
+        return track(t, "Page Engaged", page_view_id=view, dwell_ms=int(dwell_s * 1000))
+
+    tents = lambda s: s["affinities"]["category"].get("tents", [0])[0]  # noqa: E731
+    state = run([page(0, "product", category="tents"), beat(15, "pv-0", 15)], config=config)
+    assert tents(state) == 1.0 and state["dwell_bonus"] == {"pv-0": {"category": ["tents"]}}
+    state = run([beat(30, "pv-0", 30), beat(45, "pv-0", 45)], state, config)
+    assert tents(state) == pytest.approx(1.0 + bonus, abs=1e-3) and state["dwell_bonus"] == {"pv-0": "paid"}
+    # A page view that says nothing learns its keys from its Product Viewed; the map keeps the latest views.
+    state = run([page(50), track(51, "Product Viewed", ["s"], category="shoes"), page(60, category="hats"),
+                 page(70, category="caps"), beat(90, "pv-50", 40), beat(91, "pv-60", 31)], state, config)
+    assert list(state["dwell_bonus"]) == ["pv-60", "pv-70"] and state["dwell_bonus"]["pv-60"] == "paid"
+    shoes = state["affinities"]["category"]["shoes"][0]
+    assert shoes == pytest.approx(1.0, abs=1e-3)  # pv-50 had left the map: no bonus
+    # Merged: a bonus paid on either side stays paid.
+    merged = profile.merge(run([page(70, category="caps"), beat(99, "pv-70", 35)]), state, config)
+    assert merged["dwell_bonus"] == {"pv-60": "paid", "pv-70": "paid"}
 
 
 def test_opt_out_erases_and_stops_personalization_but_keeps_counting():
@@ -138,7 +179,7 @@ def test_opt_out_erases_and_stops_personalization_but_keeps_counting():
     assert out["consent"] == {"personalization": False, "opted_out_at": 3}
     out = run([track(4, "Product Viewed", ["b"], category="hats")], out)
     assert out["affinities"]["category"] == {} and out["recently_viewed"] == [] and out["segments"] == []
-    assert out["intent"] is None and out["session"] is None
+    assert out["intent"] is None and out["dwell_bonus"] == {}
     assert out["events"] == 3 and sorted(out["cart"]["items"]) == ["a"]
     back = run([track(5, "Product Viewed", ["c"], category="hats")], profile.opt_in(out))
     assert list(back["affinities"]["category"]) == ["hats"]
@@ -181,7 +222,7 @@ def test_merge_combines_every_field_as_one_profile_seeing_both_histories():
     assert merged["traits"] == {"plan": "pro", "city": "Lyon"}
     assert merged["cart"]["items"].keys() == both["cart"]["items"].keys()
     assert profile.merge(None, b) == b and profile.merge(a, None) == a
-    refreshed = profile.refresh_intent(b, 9000)
+    refreshed = profile.refresh_intent(b, 9000, None)
     assert profile.merge(None, refreshed) == refreshed
 
 
@@ -218,6 +259,10 @@ def test_a_profile_stored_before_the_new_fields_gains_them():
     old = {"events": 1, "counts": {"page": 1}, "first_seen": 1, "last_seen": 1, "devices": {}, "recent": [[1, "page", []]]}
     state = profile.apply_event(old, track(2, "Product Added", ["a"], category="shoes"))
     assert state["events"] == 2 and "a" in state["cart"]["items"] and state["affinities"]["category"]
+    with_visit = {**profile.empty(), "session": {"start": 1, "last": 1}}  # the visit profiles once held
+    del with_visit["dwell_bonus"]
+    state = profile.apply_event(with_visit, page(2))
+    assert "session" not in state and state["dwell_bonus"] == {"pv-2": {}}
 
 
 def test_a_heavy_profile_stays_within_its_json_bound():
