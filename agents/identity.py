@@ -56,6 +56,13 @@ def _resolve(entry: dict, here: SourcePosition, at: float, out: bundles.BundleWr
     if kind == "link":
         _link(raw_id, str(body["person"]), replace(here, via=raw_id), out)
         return
+    if kind == "command":  # about the person this id belongs to (tastemaker/person.py, on_command)
+        out.add(bundles.item(person_of(identities.get(raw_id), raw_id), body, here))
+        return
+    if kind == "forget_id":
+        if person_of(identities.get(raw_id), raw_id) == body["of"] and raw_id in identities:
+            del identities[raw_id]
+        return
     if kind != "event":
         raise ValueError(f"unknown kind {kind!r}")
     source = replace(bundles.source_of(entry) or here, via=raw_id)

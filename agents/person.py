@@ -55,7 +55,11 @@ async def update_persons(stream):
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
                 await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc}"[:200], None, here)
                 continue
-            if step.state is not None:
+            if step.delete:
+                if person in profiles:
+                    del profiles[person]  # a tombstone on the changelog: a restart does not bring it back
+                timer_index.set(person, None)
+            elif step.state is not None:
                 profiles[person] = step.state
                 timer_index.set(person, behaviour.next_due(step.state, rulebook.knowledge))
             for decision in step.decisions:
@@ -74,6 +78,10 @@ def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePo
         return persons.on_event(state, person, body, source, here, settings.max_ids_per_person, knowledge, time.time())
     if kind == "tick":
         return persons.on_tick(state, person, float(body["now"]), knowledge, time.time())
+    if kind == "command":
+        return persons.on_command(state, person, str(body["command"]), float(body["at"]), here)
+    if kind == "forget_tombstone":
+        return persons.on_forget_tombstone(state, str(body["of"]))
     if kind == "merge_into":
         return persons.on_merge_into(state, person, str(body["target"]), here)
     if kind == "absorb":

@@ -130,7 +130,7 @@ def _evaluate(learnt: Learnt, event: Mapping[str, Any], session: Mapping[str, An
     if not profiles.personalized(profile) or not knowledge.rules.rules:
         return  # opted out: no decisions, no rule state kept
     now = float(event["event_time"] if at is None else at)
-    view = rules_view(profile, now, knowledge)
+    view = rules_view(profile, now, (learnt.parts.get("sessions") or {}).get("current"), knowledge)
     signals = WindowSignals(learnt.parts.get("windows"), now)
     evaluation: Evaluation = knowledge.rules.evaluate(
         learnt.parts.get("rules"), event, view, _session_view(session), signals, now)
@@ -166,9 +166,11 @@ class WindowSignals:
         return windows.count(self.state, key, window_seconds, self.at)
 
 
-def rules_view(profile: Mapping[str, Any], now: float, knowledge: Knowledge) -> dict[str, Any]:
-    """The profile as conditions read it (tastemaker/rules/context.py documents the fields)."""
-    refreshed = profiles.refresh_intent(profile, now)
+def rules_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None,
+               knowledge: Knowledge) -> dict[str, Any]:
+    """The profile as conditions read it (tastemaker/rules/context.py documents the fields); ``session``:
+    the open session (intent reads it)."""
+    refreshed = profiles.refresh_intent(profile, now, session, knowledge.profile)
     intent = refreshed.get("intent") or {}
     cart = profile.get("cart") or {}
     items = cart.get("items") or {}
@@ -197,6 +199,21 @@ def _session_view(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:
         "current_page_dwell_s": summary.get("current_page_dwell_s"), "max_scroll": summary.get("max_scroll"),
         "events": summary["events"], "bounce": summary["bounce"], "quick_exit": summary["quick_exit"],
         "converted": summary["converted"], "exit_page_type": exit_.get("page_type"),
+    }
+
+
+def public_view(state: Mapping[str, Any], now: float, knowledge: Knowledge = Knowledge()) -> dict[str, Any]:
+    """A person as ``GET /profiles/{id}`` shows them: profile (decayed affinities and intent at ``now``), the
+    open session, past sessions and the windowed counts; no watermarks or rule bookkeeping."""
+    session_state = state.get("sessions") or {}
+    current = session_state.get("current")
+    return {
+        "ids": state.get("ids") or [],
+        "profile": profiles.public_view(state.get("profile") or profiles.empty(), now, current, knowledge.profile),
+        "session": sessions.summarize(current, knowledge.sessions) if current else None,
+        "sessions": session_state.get("history") or [],
+        "windows": windows.counts(state.get("windows"), max(now, windows.watermark(state.get("windows")) or 0),
+                                  knowledge.windows),
     }
 
 

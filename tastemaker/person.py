@@ -16,6 +16,14 @@ Records on ``events_by_person`` (JSON; ``kind`` says which)::
     {"kind": "absorb", "from": F, "ids", "profile", "applied"}  a merged person's state, joining this one
     {"kind": "unlink", "id": K}                               K moved to another person (shared device)
     {"kind": "tick", "now": T}                                wall-clock time T passed (timers, idle sessions)
+    {"kind": "command", "command": C, "at": T}                reset, opt_out, opt_in or forget (on_command)
+    {"kind": "forget_tombstone", "of": P}                     delete this tombstone if it points at P
+
+Forgetting a person deletes their state (a tombstone on the changelog), every tombstone of a person merged
+into them (each still holds what it handed over) and, through the identity stage, every id's link::
+
+    forget ──▶ del profiles[P] ──▶ forget_id(P) for each id ──▶ events_by_id: del identities[id]
+                               └─▶ forget_tombstone(P) for each id ──▶ events_by_person: del profiles[id]
 
 A tombstone forwards events and absorbs that still reach it (they were routed before the merge) to the
 person it merged into, keeping their source positions, so nothing routed early is lost.
@@ -51,6 +59,7 @@ class Step:
     sends: list[Send] = field(default_factory=list)
     outcomes: list[str] = field(default_factory=list)  # counted in GET /stats/ingest
     decisions: list[dict[str, Any]] = field(default_factory=list)  # for personalization_decisions
+    delete: bool = False  # delete the person's state (forget)
 
 
 PARTS = ("profile", "sessions", "windows", "rules")
@@ -160,3 +169,38 @@ def on_unlink(state: Mapping[str, Any] | None, person: str, raw_id: str) -> Step
     if not state or state["merged_into"] or raw_id == person or raw_id not in state["ids"]:
         return Step(None)
     return Step({**state, "ids": [i for i in state["ids"] if i != raw_id]})
+
+
+COMMANDS = ("reset", "opt_out", "opt_in", "forget")
+
+
+def on_command(state: Mapping[str, Any] | None, person: str, command: str, at: float, here: SourcePosition) -> Step:
+    """A person's request about their own data. Idempotent: repeating a command changes nothing more."""
+    if command not in COMMANDS:
+        raise ValueError(f"unknown command {command!r}")
+    if not state:
+        return Step(None, outcomes=[f"command:{command}:nobody"])
+    if state["merged_into"]:  # routed before a merge: it is the surviving person's to apply
+        body = {"kind": "command", "command": command, "at": at}
+        return Step(None, [Send(BY_PERSON, state["merged_into"], body, here)], ["forwarded"])
+    if command == "forget":
+        step = Step(None, delete=True, outcomes=["command:forget"])
+        for raw_id in state["ids"]:
+            step.sends.append(Send(BY_ID, raw_id, {"kind": "forget_id", "of": person}, here))
+            if raw_id != person:
+                step.sends.append(Send(BY_PERSON, raw_id, {"kind": "forget_tombstone", "of": person}, here))
+        return step
+    parts = {part: state.get(part) for part in PARTS}
+    if command == "reset":
+        parts.update(behaviour.empty_parts(), profile=profiles.reset(state["profile"]))
+    elif command == "opt_out":
+        parts.update(profile=profiles.opt_out(state["profile"], at), rules={})
+    else:
+        parts["profile"] = profiles.opt_in(state["profile"])
+    return Step({**state, **parts}, outcomes=[f"command:{command}"])
+
+
+def on_forget_tombstone(state: Mapping[str, Any] | None, of: str) -> Step:
+    if state and state.get("merged_into") == of:
+        return Step(None, delete=True, outcomes=["forgotten_tombstone"])
+    return Step(None)

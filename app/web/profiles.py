@@ -7,29 +7,81 @@ the person and reads the profile itself or asks the person's owner (``GET /perso
 
 from __future__ import annotations
 
+import time
+
 import orjson
 
-from app.main import app
+from faust.web import View
+
+from app.main import app, settings
+from app.topics import events_by_id
+from app.web.auth import admin_refusal, site_refusal
 from app.web.errors import json_error
 from tables.identities import identities
 from tables.profiles import profiles
+from tastemaker import behaviour, bundles
+from tastemaker.partitioning import partition_for
 from tastemaker.identity import person_of
 
 MAX_HOPS = 4  # tombstones of merged persons point on; a chain is short (one per merge)
 
 
 @app.page("/profiles/{profile_id}")
-@app.table_route(table=identities, match_info="profile_id")
-async def get_profile(web, request, profile_id: str):
-    person = person_of(identities.get(profile_id), profile_id)
-    for _ in range(MAX_HOPS):
-        state = await _person_state(person)
-        if state is None or not state.get("merged_into"):
-            break
-        person = state["merged_into"]
-    if not state or not state.get("profile") or not state["profile"]["events"]:
-        return json_error(web, 404, "id", "no events seen for this id")
-    return web.json({"id": profile_id, "person": person, "ids": state["ids"], "profile": state["profile"]})
+class Profile(View):
+    @app.table_route(table=identities, match_info="profile_id")
+    async def get(self, request, profile_id: str):
+        person = person_of(identities.get(profile_id), profile_id)
+        for _ in range(MAX_HOPS):
+            state = await _person_state(person)
+            if state is None or not state.get("merged_into"):
+                break
+            person = state["merged_into"]
+        if not state or not state.get("profile") or not state["profile"]["events"]:
+            return json_error(self, 404, "id", "no events seen for this id")
+        return self.json({"id": profile_id, "person": person, **behaviour.public_view(state, time.time())})
+
+    async def delete(self, request, profile_id: str):
+        """Forget the person: profile, sessions, windows, rule state, identity links (admin token)."""
+        if refused := admin_refusal(self, request):
+            return refused
+        return await _command(self, profile_id, "forget")
+
+
+def _command_view(command: str) -> type[View]:
+    class Command(View):
+        async def post(self, request, profile_id: str):
+            if refused := site_refusal(self, request):
+                return refused
+            return await _command(self, profile_id, command)
+
+    Command.__name__ = Command.__qualname__ = f"{command.title().replace('_', '')}Command"
+    return Command
+
+
+# A site's server (or its pages, with their write key) on behalf of the visitor.
+app.page("/profiles/{profile_id}/reset", name="profile_reset")(_command_view("reset"))
+app.page("/profiles/{profile_id}/opt-out", name="profile_opt_out")(_command_view("opt_out"))
+app.page("/profiles/{profile_id}/opt-in", name="profile_opt_in")(_command_view("opt_in"))
+
+
+async def _command(web, raw_id: str, command: str):
+    """Commands travel like events: to the id's partition of the identity stage, which hands them to the
+    person's partition, where they are applied in order with the person's events. Answered once Kafka
+    has them (202): applying takes a moment."""
+    item = bundles.item(raw_id, {"kind": "command", "command": command, "at": time.time()})
+    partition = partition_for(raw_id.encode(), settings.partitions)
+    await (await events_by_id.send(key=raw_id, value=bundles.pack([item]), partition=partition))
+    return web.json({"id": raw_id, "command": command, "status": "accepted"}, status=202)
+
+
+@app.page("/ids/{raw_id}")
+@app.table_route(table=identities, match_info="raw_id")
+async def get_id(web, request, raw_id: str):
+    """An id's link to its person, for operators (404: the id is its own person, or unknown)."""
+    state = identities.get(raw_id)
+    if state is None:
+        return json_error(web, 404, "raw_id", "no link stored for this id")
+    return web.json({"id": raw_id, **state})
 
 
 @app.page("/persons/{person_id}")

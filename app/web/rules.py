@@ -15,7 +15,6 @@ this worker's own copy shows the change, so a GET right after a PUT sees it.
 from __future__ import annotations
 
 import asyncio
-import hmac
 
 import orjson
 from faust.web import View
@@ -23,22 +22,13 @@ from faust.web import View
 from app.main import app, settings
 from app.rulebook import rulebook
 from app.topics import rules as rules_topic
+from app.web.auth import admin_refusal
 from app.web.errors import json_error
 from tastemaker.rules import RuleError, parse_rule
 from tastemaker.rules.changes import Change, plan_apply, plan_delete, plan_enabled
 
 MAX_BODY = 64 * 1024
 VISIBLE_WITHIN = 10.0  # seconds a change may take to come back from Kafka to this worker
-
-
-def _refused(web, request):
-    """The 401/403 answer for a request without the admin token, or None when it may pass."""
-    if not settings.admin_token:
-        return json_error(web, 403, "Authorization", "the admin API is off: set TASTEMAKER_ADMIN_TOKEN")
-    given = request.headers.get("Authorization", "")
-    if not hmac.compare_digest(given.encode(), f"Bearer {settings.admin_token}".encode()):
-        return json_error(web, 401, "Authorization", "a valid 'Bearer <admin token>' is required")
-    return None
 
 
 async def _document(request):
@@ -70,7 +60,7 @@ async def _write(web, change: Change):
 @app.page("/rules/validate")
 class ValidateRule(View):
     async def post(self, request):
-        if refused := _refused(self, request):
+        if refused := admin_refusal(self, request):
             return refused
         try:
             rule = parse_rule(await _document(request))
@@ -82,7 +72,7 @@ class ValidateRule(View):
 @app.page("/rules")
 class Rules(View):
     async def get(self, request):
-        if refused := _refused(self, request):
+        if refused := admin_refusal(self, request):
             return refused
         return self.json({"rules": [rulebook.documents[i] for i in sorted(rulebook.documents)]})
 
@@ -90,14 +80,14 @@ class Rules(View):
 @app.page("/rules/{rule_id}")
 class OneRule(View):
     async def get(self, request, rule_id: str):
-        if refused := _refused(self, request):
+        if refused := admin_refusal(self, request):
             return refused
         if rule_id not in rulebook.documents:
             return json_error(self, 404, "id", f"no rule {rule_id!r}")
         return self.json(rulebook.documents[rule_id])
 
     async def put(self, request, rule_id: str):
-        if refused := _refused(self, request):
+        if refused := admin_refusal(self, request):
             return refused
         try:
             rule = parse_rule(await _document(request))
@@ -109,7 +99,7 @@ class OneRule(View):
         return await _write(self, change)
 
     async def delete(self, request, rule_id: str):
-        if refused := _refused(self, request):
+        if refused := admin_refusal(self, request):
             return refused
         try:
             change = plan_delete(rulebook.documents, rule_id)
@@ -121,7 +111,7 @@ class OneRule(View):
 def _toggle(enabled: bool) -> type[View]:
     class Toggle(View):
         async def post(self, request, rule_id: str):
-            if refused := _refused(self, request):
+            if refused := admin_refusal(self, request):
                 return refused
             try:
                 change = plan_enabled(rulebook.documents, rule_id, enabled)

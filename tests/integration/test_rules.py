@@ -207,3 +207,126 @@ async def test_admin_api_refuses_bad_rules_and_requests_without_the_token(runnin
             assert answer.status == 401
     status, body = await admin(worker, "GET", "/rules")
     assert {r["id"] for r in body["rules"]} == {r["id"] for r in RULES}
+
+
+def basic(key: str) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{key}:".encode()).decode()
+
+
+async def post(worker, path: str, authorization: str) -> tuple[int, dict]:
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{worker.url}{path}", headers={"Authorization": authorization}) as answer:
+            return answer.status, await answer.json(content_type=None)
+
+
+async def wait_status(worker, path: str, status: int, timeout: float = 30.0) -> dict:
+    deadline = time.monotonic() + timeout
+    while True:
+        got, body = await worker.get_json(path)
+        if got == status:
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path}: {got} {body}, never {status}")
+        await asyncio.sleep(0.25)
+
+
+async def test_opted_out_persons_get_no_decisions_until_they_opt_in(running):
+    deployed, worker = running
+    segment = client(worker)
+    shopper = person()
+    segment.track(anonymous_id=shopper, event="Checkout Started", properties={})
+    await wait_decisions(deployed, shopper, lambda d: fired(d) == ["viewed-checkout"])
+    assert (await post(worker, f"/profiles/{shopper}/opt-out", basic("unknown")))[0] == 401
+    status, body = await post(worker, f"/profiles/{shopper}/opt-out", basic(WRITE_KEY))
+    assert (status, body["command"]) == (202, "opt_out")
+    await wait_status(worker, f"/profiles/{shopper}", 200)
+    deadline = time.monotonic() + 20
+    while (await worker.get_json(f"/profiles/{shopper}"))[1]["profile"]["consent"]["personalization"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.25)
+    segment.track(anonymous_id=shopper, event="Checkout Started", properties={})
+    segment.track(anonymous_id=shopper, event="Product Viewed", properties={"product_id": "x"})
+    await wait_status(worker, f"/profiles/{shopper}", 200)
+    deadline = time.monotonic() + 20
+    while (await worker.get_json(f"/profiles/{shopper}"))[1]["profile"]["events"] < 3:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.25)
+    assert fired(await decisions_of(deployed, shopper)) == ["viewed-checkout"]  # nothing while opted out
+    assert (await post(worker, f"/profiles/{shopper}/opt-in", basic(WRITE_KEY)))[0] == 202
+    deadline = time.monotonic() + 20
+    while not (await worker.get_json(f"/profiles/{shopper}"))[1]["profile"]["consent"]["personalization"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.25)
+    segment.track(anonymous_id=shopper, event="Checkout Started", properties={})
+    await wait_decisions(deployed, shopper, lambda d: fired(d) == ["viewed-checkout", "viewed-checkout"])
+
+
+async def test_reset_restarts_personalization_from_nothing(running):
+    deployed, worker = running
+    segment = client(worker)
+    buyer = person()
+    segment.track(anonymous_id=buyer, event="Product Viewed", properties={"product_id": "a", "category": "shoes"})
+    segment.track(anonymous_id=buyer, event="Order Completed",
+                  properties={"order_id": "o", "total": 5, "products": [{"product_id": "a"}]})
+    await wait_decisions(deployed, buyer, lambda d: "purchased" in fired(d))
+    body = await wait_status(worker, f"/profiles/{buyer}", 200)
+    assert body["profile"]["segments"] == ["buyers"] and body["profile"]["affinities"]["category"]
+    assert (await post(worker, f"/profiles/{buyer}/reset", basic(WRITE_KEY)))[0] == 202
+    deadline = time.monotonic() + 20
+    while (body := (await worker.get_json(f"/profiles/{buyer}"))[1])["profile"]["segments"]:
+        assert time.monotonic() < deadline
+        await asyncio.sleep(0.25)
+    assert body["profile"]["affinities"]["category"] == {} and body["profile"]["recently_viewed"] == []
+    assert body["windows"] == {} and body["session"] is None
+
+
+async def test_forget_removes_the_person_everywhere_and_a_restart_does_not_bring_it_back(broker, tmp_path):
+    deployed = deployment(broker, tmp_path)
+    try:
+        worker = deployed.worker("forget").start()
+        await worker.wait_ready()
+        segment = client(worker)
+        run = uuid.uuid4().hex[:8]
+        phone, user, other = f"phone-{run}", f"user-{run}", f"other-{run}"
+        segment.track(anonymous_id=phone, event="Product Viewed", properties={"product_id": "a"})
+        segment.identify(user_id=user, anonymous_id=phone, traits={"email_domain": "example.org"})
+        segment.track(user_id=user, event="Product Viewed", properties={"product_id": "b"})
+        segment.track(anonymous_id=other, event="Product Viewed", properties={"product_id": "c"})
+        deadline = time.monotonic() + 40
+        while True:
+            status, body = await worker.get_json(f"/profiles/{user}")
+            if status == 200 and body["profile"]["events"] == 3 and sorted(body["ids"]) == sorted([user, phone]):
+                break
+            assert time.monotonic() < deadline, body
+            await asyncio.sleep(0.25)
+        await wait_status(worker, f"/ids/{phone}", 200)
+        await wait_status(worker, f"/persons/{phone}", 200)  # the tombstone of the anonymous person
+
+        async with aiohttp.ClientSession() as http:
+            async with http.delete(f"{worker.url}/profiles/{phone}") as answer:
+                assert answer.status == 401  # forgetting takes the admin token
+        status, _ = await admin(worker, "DELETE", f"/profiles/{phone}")
+        assert status == 202
+
+        gone = [f"/profiles/{user}", f"/profiles/{phone}", f"/persons/{user}", f"/persons/{phone}", f"/ids/{phone}"]
+        for path in gone:
+            await wait_status(worker, path, 404)
+        await wait_status(worker, f"/profiles/{other}", 200)  # somebody else is untouched
+
+        assert worker.stop() == 0
+        again = deployed.worker("forget-again", data_dir=worker.data_dir).start()
+        await again.wait_ready()
+        for path in gone:
+            assert (await again.get_json(path))[0] == 404, path
+        assert (await again.get_json(f"/profiles/{other}"))[0] == 200
+        # A worker with no local state rebuilds the tables from their changelogs: the tombstones hold.
+        assert again.stop() == 0
+        fresh = deployed.worker("forget-fresh").start()
+        await fresh.wait_ready()
+        assert (await wait_status(fresh, f"/profiles/{other}", 200))["profile"]["events"] == 1
+        for path in gone:
+            assert (await fresh.get_json(path))[0] == 404, path
+    finally:
+        deployed.shutdown()
