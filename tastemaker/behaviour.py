@@ -10,8 +10,15 @@
                          rule timers due ──▶ rules on the timer event
 
 The person's state holds each part under its own key (``parts``): ``profile`` (tastemaker/profile.py),
-``sessions`` (tastemaker/sessions.py), ``windows`` (tastemaker/windows.py) and ``rules`` (the rules' guard
-and timer state, tastemaker/rules). Everything here is a pure function of the parts, the event and the
+``sessions`` (tastemaker/sessions.py), ``windows`` (tastemaker/windows.py), ``rules`` (the rules' guard
+and timer state, tastemaker/rules) and ``clock``.
+
+Time: sessions, windows and rule timers run on event time. The wall clock only says when to look for what
+is due although the person sends nothing: ``clock`` keeps the lag between the latest received event's
+receive time and its event time, and a tick at wall time T stands for event time T - lag. Live, the lag is
+a fraction of a second; for recorded events replayed today it is their age, so a backlog being worked off
+does not find its sessions closed and its timers fired under it: a wall-clock tick acts only after the idle
+timeout or a rule's wait has passed on the clock since the person's latest event was received. Everything here is a pure function of the parts, the event and the
 ``Knowledge`` (configuration and the rules in force): replaying the same records gives the same parts and
 the same decisions, which is what makes a restart invisible (decision ids are derived, not drawn).
 
@@ -54,7 +61,13 @@ class Learnt:
 
 
 def empty_parts() -> dict[str, Any]:
-    return {"profile": profiles.empty(), "sessions": sessions.empty(), "windows": windows.empty(), "rules": {}}
+    return {"profile": profiles.empty(), "sessions": sessions.empty(), "windows": windows.empty(), "rules": {},
+            "clock": None}
+
+
+def _lag(parts: Mapping[str, Any]) -> float:
+    clock = parts.get("clock")
+    return clock["received"] - clock["event_time"] if clock else 0.0
 
 
 def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Knowledge) -> Learnt:
@@ -63,6 +76,10 @@ def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Know
         event["page_type"] = knowledge.page_types.of(event)
     at = float(event["event_time"])
     learnt = Learnt(dict(parts))
+    received = event.get("received_at")
+    clock = parts.get("clock")
+    if received and (clock is None or received >= clock["received"]):
+        learnt.parts["clock"] = {"received": received, "event_time": at}
 
     step = sessions.apply(parts.get("sessions"), event, knowledge.sessions)
     learnt.parts["sessions"] = step.state
@@ -81,9 +98,10 @@ def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Know
     return learnt
 
 
-def on_tick(parts: Mapping[str, Any], now: float, knowledge: Knowledge) -> Learnt:
-    """Wall-clock time passed: close an idle session, fire the timers that are due."""
+def on_tick(parts: Mapping[str, Any], wall_now: float, knowledge: Knowledge) -> Learnt:
+    """Wall-clock time passed: close an idle session, fire the timers that are due (on the person's clock)."""
     learnt = Learnt(dict(parts))
+    now = wall_now - _lag(parts)
     step = sessions.close_if_idle(parts.get("sessions"), now, knowledge.sessions)
     if step.closed is not None:
         learnt.parts["sessions"] = step.state
@@ -100,7 +118,7 @@ def next_due(parts: Mapping[str, Any], knowledge: Knowledge) -> float | None:
     session_due = sessions.due_at(parts.get("sessions"), knowledge.sessions)
     if session_due is not None:
         dues.append(session_due)
-    return min(dues) if dues else None
+    return min(dues) + _lag(parts) if dues else None
 
 
 def _session_end(summary: Mapping[str, Any]) -> dict[str, Any]:
@@ -140,7 +158,9 @@ def _evaluate(learnt: Learnt, event: Mapping[str, Any], session: Mapping[str, An
         learnt.parts["rules"] = evaluation.state
     for firing in evaluation.firings:
         profile = _apply_actions(profile, firing.actions, knowledge)
-        learnt.firings.append({**firing.to_dict(), "trigger_event": event})
+        # A timer's firing is triggered by the timer, also when the person's next event found it due.
+        trigger = timer_event(firing.rule_id, firing.at) if firing.trigger == "timer" else event
+        learnt.firings.append({**firing.to_dict(), "trigger_event": trigger})
     learnt.parts["profile"] = profile
 
 

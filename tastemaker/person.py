@@ -62,7 +62,7 @@ class Step:
     delete: bool = False  # delete the person's state (forget)
 
 
-PARTS = ("profile", "sessions", "windows", "rules")
+PARTS = ("profile", "sessions", "windows", "rules", "clock")
 
 
 def new_person(person: str) -> dict[str, Any]:
@@ -162,6 +162,7 @@ def on_absorb(state: Mapping[str, Any] | None, person: str, absorbed: Mapping[st
         "windows": windows.merge(state.get("windows"), absorbed.get("windows")),
         # The surviving person's cooldowns, caps and timers hold; the absorbed one's are dropped.
         "rules": state.get("rules") or {},
+        "clock": state.get("clock") or absorbed.get("clock"),
     })
 
 

@@ -204,14 +204,17 @@ class RuleSet:
 
         started_at = (session or {}).get("started_at")
         for rule, why, trigger in sorted(matches, key=lambda m: self._order[m[0].id]):
-            reason = guards.refusal(rule, state, started_at, now, self.fatigue)
+            # A timer fires at its due time, whether a tick or the person's next event found it due: the
+            # same firing, the same guard state, either way.
+            at = why["timer.due"] if trigger == "timer" else now
+            reason = guards.refusal(rule, state, started_at, at, self.fatigue)
             if reason:
                 result.suppressed.append(Suppressed(rule.id, rule.version, reason, why))
                 result.outcomes.append(f"suppressed:{reason}")
                 continue
-            state = guards.record(rule, state, now, self.fatigue)
+            state = guards.record(rule, state, at, self.fatigue)
             result.firings.append(Firing(rule.id, rule.version, rule.priority,
-                                         tuple(a.to_dict() for a in rule.actions), why, trigger, now))
+                                         tuple(a.to_dict() for a in rule.actions), why, trigger, at))
             result.outcomes.append("fired")
 
         result.state = {key: value for key, value in state.items() if value}  # compact: no empty parts

@@ -4,8 +4,11 @@ read from ``personalization_decisions`` with a plain Kafka consumer, against a r
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
 import time
 import uuid
+from pathlib import Path
 
 import aiohttp
 import orjson
@@ -13,7 +16,7 @@ import pytest
 from segment.analytics import Client
 
 from tests.support.kafka import consume_all
-from tests.support.worker import Deployment
+from tests.support.worker import REPO, Deployment
 
 pytestmark = pytest.mark.integration
 
@@ -330,3 +333,72 @@ async def test_forget_removes_the_person_everywhere_and_a_restart_does_not_bring
             assert (await fresh.get_json(path))[0] == 404, path
     finally:
         deployed.shutdown()
+
+
+async def test_a_page_receives_its_decisions_as_server_sent_events(running):
+    deployed, worker = running
+    visitor = person()
+    received: list[dict] = []
+
+    async def listen() -> None:
+        async with aiohttp.ClientSession() as http:
+            async with http.get(f"{worker.url}/decisions/{visitor}/stream") as stream:
+                assert stream.headers["Content-Type"].startswith("text/event-stream")
+                event = {}
+                async for raw in stream.content:
+                    line = raw.decode().rstrip("\n")
+                    if line.startswith("event: "):
+                        event["event"] = line[7:]
+                    elif line.startswith("id: "):
+                        event["id"] = line[4:]
+                    elif line.startswith("data: "):
+                        event["data"] = orjson.loads(line[6:])
+                    elif not line and "data" in event:
+                        received.append(event)
+                        return
+
+    listening = asyncio.create_task(listen())
+    await asyncio.sleep(1.0)  # the stream is open before the event is sent
+    client(worker).track(anonymous_id=visitor, event="Checkout Started", properties={})
+    await asyncio.wait_for(listening, 30)
+    (event,) = received
+    assert event["event"] == "decision" and event["data"]["rule_id"] == "viewed-checkout"
+    assert event["id"] == event["data"]["decision_id"] and event["data"]["ids"] == [visitor]
+
+
+async def test_the_rules_cli_applies_lists_disables_and_deletes(running, tmp_path):
+    deployed, worker = running
+    rule = tmp_path / "cli-rule.yaml"
+    rule.write_text("id: cli-rule\nversion: 1\ndescription: from the CLI\nwhen: event.name == \"Wishlist Added\"\n"
+                    "actions: [{type: add_segment, segment: wishers}]\n")
+
+    async def cli(*args: str) -> tuple[int, str]:
+        process = await asyncio.create_subprocess_exec(
+            str(Path(sys.executable).parent / "faust"), "-A", "app", "rules", *args, cwd=REPO,
+            env={**os.environ, "PYTHONPATH": str(REPO), **worker.env},
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+        out, _ = await process.communicate()
+        return process.returncode, out.decode()
+
+    assert (await cli("validate", str(rule)))[0] == 0
+    code, out = await cli("apply", str(rule))
+    assert code == 0 and "created" in out
+    code, out = await cli("apply", str(rule))
+    assert code == 0 and "unchanged" in out
+    status, body = await admin(worker, "GET", "/rules/cli-rule")  # every worker follows the rules topic
+    deadline = time.monotonic() + 15
+    while status != 200 and time.monotonic() < deadline:
+        await asyncio.sleep(0.2)
+        status, body = await admin(worker, "GET", "/rules/cli-rule")
+    assert status == 200 and body["description"] == "from the CLI"
+    code, out = await cli("disable", "cli-rule")
+    assert code == 0 and "disabled" in out
+    code, out = await cli("list")
+    assert "cli-rule" in out and "disabled" in out
+    assert (await cli("delete", "cli-rule"))[0] == 0
+    code, out = await cli("delete", "cli-rule")
+    assert code == 2 and "no rule" in out
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("id: bad\nversion: 1\ndescription: x\nwhen: 'evnt.name == 1'\nactions: [{type: add_segment, segment: s}]\n")
+    code, out = await cli("validate", str(bad))
+    assert code == 2 and "when: unknown variable 'evnt'" in out
