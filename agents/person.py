@@ -15,6 +15,7 @@ import orjson
 
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from agents.timers import timer_index
+from agents.trending import partition_trending
 from app.main import app, settings
 from app.rulebook import follower as rules_follower
 from app.rulebook import rulebook
@@ -62,11 +63,14 @@ async def update_persons(stream):
             elif step.state is not None:
                 profiles[person] = step.state
                 timer_index.set(person, behaviour.next_due(step.state, rulebook.knowledge))
+            if "applied" in step.outcomes and body.get("kind", "event") == "event":
+                partition_trending.add(message.partition, body)
             for decision in step.decisions:
                 await personalization_decisions.send(key=person, value=orjson.dumps(decision))
             for send in step.sends:
                 out[send.to].add(bundles.item(send.key, send.value, send.source))
             OUTCOMES.update(step.outcomes)
+        partition_trending.store(message.partition)
         for to, writer in out.items():
             for partition, key, value in writer.bundles():
                 await _TOPICS[to].send(key=key, value=value, partition=partition)

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 
+from agents.trending import partition_trending
 from app.main import app, settings
 from app.rulebook import rulebook
 from app.topics import events_by_person
@@ -33,6 +34,7 @@ _rebuild = asyncio.Event()
 @app.on_partitions_assigned.connect
 async def _on_assigned(sender, assigned, **kwargs) -> None:
     _rebuild.set()
+    partition_trending.forget()
 
 
 @app.timer(TICK_SECONDS)

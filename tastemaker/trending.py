@@ -127,3 +127,36 @@ def top(entries: Iterable[tuple[str, Mapping[str, Any]]], now: float, n: int,
 
 def _decayed(state: Mapping[str, Any], to: float, config: TrendingConfig) -> float:
     return state["score"] * 2.0 ** (-(to - state["at"]) / config.half_life)
+
+
+# --- partials: one partition's keys, and the whole from every partition's partial -------------------------
+
+PARTIAL_MAX_KEYS = 2_000  # keys kept per partition's partial; past it the lowest scores are dropped
+
+
+def apply_to_partial(partial: Mapping[str, Mapping[str, Any]] | None, event: Mapping[str, Any],
+                     config: TrendingConfig = DEFAULT, max_keys: int = PARTIAL_MAX_KEYS) -> dict[str, Any] | None:
+    """One partition's keys after ``event`` (None: the event carries no weight, nothing changes). Bounded:
+    past ``max_keys`` the keys with the lowest scores at the event's time go (ties: by key)."""
+    keys = keys_of(event)
+    if not keys or config.weight(event) <= 0:
+        return None
+    partial = dict(partial or {})
+    for key in keys:
+        updated = apply(partial.get(key), event, config)
+        if updated is not None:
+            partial[key] = updated
+    if len(partial) > max_keys:
+        now = float(event["event_time"])
+        kept = top(partial.items(), now, max_keys, config)
+        partial = {key: partial[key] for key, _ in kept}
+    return partial
+
+
+def whole(partials: Iterable[Mapping[str, Mapping[str, Any]]], config: TrendingConfig = DEFAULT) -> dict[str, Any]:
+    """Every partition's partial merged: the state of each key over all partitions."""
+    merged: dict[str, Any] = {}
+    for partial in partials:
+        for key, state in partial.items():
+            merged[key] = merge(merged.get(key), state, config)
+    return merged

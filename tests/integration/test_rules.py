@@ -402,3 +402,32 @@ async def test_the_rules_cli_applies_lists_disables_and_deletes(running, tmp_pat
     bad.write_text("id: bad\nversion: 1\ndescription: x\nwhen: 'evnt.name == 1'\nactions: [{type: add_segment, segment: s}]\n")
     code, out = await cli("validate", str(bad))
     assert code == 2 and "when: unknown variable 'evnt'" in out
+
+
+async def test_trending_items_and_categories_across_persons(running):
+    _, worker = running
+    segment = client(worker)
+    run = uuid.uuid4().hex[:6]
+    hot, warm, cold = f"hot-{run}", f"warm-{run}", f"cold-{run}"
+    for n in range(6):  # six persons, spread over the partitions
+        who = person()
+        segment.track(anonymous_id=who, event="Product Viewed", properties={"product_id": hot, "category": f"cat-{run}"})
+        if n < 3:
+            segment.track(anonymous_id=who, event="Product Viewed", properties={"product_id": warm})
+    segment.track(anonymous_id=person(), event="Product Added", properties={"product_id": hot})
+    segment.track(anonymous_id=person(), event="Product Viewed", properties={"product_id": cold})
+
+    deadline = time.monotonic() + 30
+    while True:
+        status, body = await worker.get_json("/trending?kind=item&limit=100")
+        assert status == 200
+        ranked = [entry["id"] for entry in body["trending"] if entry["id"].endswith(run)]
+        if ranked == [hot, warm, cold]:
+            break
+        assert time.monotonic() < deadline, ranked
+        await asyncio.sleep(0.5)
+    scores = {entry["id"]: entry["score"] for entry in body["trending"]}
+    assert scores[hot] == pytest.approx(6 + 3, rel=0.01)  # six views and one add to cart (weight 3)
+    status, body = await worker.get_json("/trending?kind=category&limit=100")
+    assert f"cat-{run}" in [entry["id"] for entry in body["trending"]]
+    assert (await worker.get_json("/trending?kind=brand"))[0] == 400

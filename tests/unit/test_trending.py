@@ -110,3 +110,22 @@ def test_top_ranks_by_decayed_score_keeps_n_and_leaves_out_negligible_keys():
 def test_config_validation():
     with pytest.raises(ValueError):
         TrendingConfig(half_life=0)
+
+
+def test_partials_merge_into_the_whole_and_stay_bounded():
+    events = [{"type": "track", "name": "Product Viewed", "event_time": 1000.0 + n, "item_ids": [f"i{n % 7}"],
+               "category": f"c{n % 3}"} for n in range(60)]
+    one = None
+    parts: list = [None, None, None]
+    for n, event in enumerate(events):
+        one = trending.apply_to_partial(one, event) or one
+        parts[n % 3] = trending.apply_to_partial(parts[n % 3], event) or parts[n % 3]
+    merged = trending.whole(p for p in parts if p)
+    assert merged.keys() == one.keys()
+    for key in one:
+        assert trending.score_at(merged[key], 2000.0) == pytest.approx(trending.score_at(one[key], 2000.0))
+    assert trending.apply_to_partial(None, {"type": "identify", "event_time": 1.0}) is None
+    small = None
+    for event in events:
+        small = trending.apply_to_partial(small, event, max_keys=4) or small
+    assert len(small) == 4
