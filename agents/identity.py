@@ -42,8 +42,8 @@ async def resolve_identities(stream):
             here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
             try:
                 _resolve(entry, here, message.timestamp, out)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
-                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable bundle item: {exc}"[:200], None, here)
+            except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
+                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable bundle item: {exc!r}"[:200], None, here)
         for partition, key, value in out.bundles():
             await events_by_person.send(key=key, value=value, partition=partition)
 

@@ -9,6 +9,7 @@ reads, writes and sends (what it sends, bundled by destination partition).
 
 from __future__ import annotations
 
+import logging
 import time
 
 import orjson
@@ -24,6 +25,8 @@ from tables.profiles import profiles
 from tastemaker import behaviour, bundles
 from tastemaker import person as persons
 from tastemaker.delivery import SourcePosition
+
+log = logging.getLogger(__name__)
 
 _TOPICS = {persons.BY_ID: events_by_id, persons.BY_PERSON: events_by_person}
 
@@ -52,9 +55,11 @@ async def update_persons(stream):
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
                 source = bundles.source_of(entry) or here
                 step = _step(profiles.get(person), person, body, source, here, rulebook.knowledge)
-            except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
+                if not isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
+                    log.exception("person item at %s:%s:%s, index %s", message.topic, message.partition, message.offset, index)
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
-                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc}"[:200], None, here)
+                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc!r}"[:200], None, here)
                 continue
             if step.delete:
                 if person in profiles:

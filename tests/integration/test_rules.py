@@ -431,3 +431,28 @@ async def test_trending_items_and_categories_across_persons(running):
     status, body = await worker.get_json("/trending?kind=category&limit=100")
     assert f"cat-{run}" in [entry["id"] for entry in body["trending"]]
     assert (await worker.get_json("/trending?kind=brand"))[0] == 400
+
+
+async def test_a_timer_armed_before_a_kill_9_fires_after_the_restart(broker, tmp_path):
+    deployed = deployment(broker, tmp_path)
+    try:
+        first = deployed.worker("first").start()
+        await first.wait_ready()
+        rule = next(r for r in RULES if r["id"] == "cart-abandoned")
+        assert (await admin(first, "PUT", f"/rules/{rule['id']}", {**rule, "wait": "8s"}))[0] == 200
+        shopper = person()
+        client(first).track(anonymous_id=shopper, event="Product Added", properties={"product_id": "sku-1"})
+        deadline = time.monotonic() + 20
+        while True:  # the timer is armed and stored
+            status, state = await first.get_json(f"/persons/{shopper}")
+            if status == 200 and (state.get("rules") or {}).get("timers"):
+                break
+            assert time.monotonic() < deadline
+            await asyncio.sleep(0.2)
+        first.kill()
+        second = deployed.worker("second", data_dir=first.data_dir).start()
+        await second.wait_ready()
+        decisions = await wait_decisions(deployed, shopper, lambda d: "cart-abandoned" in fired(d), timeout=60)
+        assert [d["trigger"]["type"] for d in decisions] == ["timer"]
+    finally:
+        deployed.shutdown()
