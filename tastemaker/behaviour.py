@@ -94,7 +94,7 @@ def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Know
         learnt.outcomes.append("late:windows")
 
     learnt.parts["profile"] = profiles.apply_event(learnt.parts.get("profile"), event, knowledge.profile)
-    _evaluate(learnt, event, _open_session(learnt.parts["sessions"], event, knowledge), knowledge, at)
+    _evaluate(learnt, event, lambda: _open_session(learnt.parts["sessions"], event, knowledge), knowledge, at)
     return learnt
 
 
@@ -107,8 +107,8 @@ def on_tick(parts: Mapping[str, Any], wall_now: float, knowledge: Knowledge) -> 
         learnt.parts["sessions"] = step.state
         _evaluate(learnt, _session_end(step.closed), step.closed, knowledge)
     for rule_id, due in due_timers(learnt.parts.get("rules"), now):
-        _evaluate(learnt, timer_event(rule_id, due), _open_session(learnt.parts["sessions"], None, knowledge), knowledge,
-                  due)
+        _evaluate(learnt, timer_event(rule_id, due), lambda: _open_session(learnt.parts["sessions"], None, knowledge),
+                  knowledge, due)
     return learnt
 
 
@@ -142,16 +142,18 @@ def _open_session(state: Mapping[str, Any] | None, event: Mapping[str, Any] | No
     return summary
 
 
-def _evaluate(learnt: Learnt, event: Mapping[str, Any], session: Mapping[str, Any] | None, knowledge: Knowledge,
-              at: float | None = None) -> None:
+def _evaluate(learnt: Learnt, event: Mapping[str, Any], session, knowledge: Knowledge, at: float | None = None) -> None:
+    """``session``: the session summary the rules see, or a function that builds it (only if needed)."""
     profile = learnt.parts.get("profile") or profiles.empty()
     if not profiles.personalized(profile) or not knowledge.rules.rules:
         return  # opted out: no decisions, no rule state kept
     now = float(event["event_time"] if at is None else at)
-    view = rules_view(profile, now, (learnt.parts.get("sessions") or {}).get("current"), knowledge)
+    open_session = (learnt.parts.get("sessions") or {}).get("current")
     signals = WindowSignals(learnt.parts.get("windows"), now)
+    # The views are built only if a condition is evaluated on this event.
     evaluation: Evaluation = knowledge.rules.evaluate(
-        learnt.parts.get("rules"), event, view, _session_view(session), signals, now)
+        learnt.parts.get("rules"), event, lambda: rules_view(profile, now, open_session, knowledge),
+        lambda: _session_view(session() if callable(session) else session), signals, now)
     learnt.outcomes.extend(f"rules:{outcome}" for outcome in evaluation.outcomes)
     learnt.suppressed.extend(evaluation.suppressed)
     if evaluation.changed:

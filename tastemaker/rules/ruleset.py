@@ -25,7 +25,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 from types import MappingProxyType
-from typing import Any, Iterable, Mapping
+from typing import Callable, Any, Iterable, Mapping
 
 from tastemaker.rules import guards
 from tastemaker.rules.conditions import Condition
@@ -38,6 +38,22 @@ from tastemaker.rules.timers import TIMER_EVENT, due_timers, pending, with_timer
 MAX_RULES = 2_000
 MAX_ERROR_CHARS = 300
 _CACHE_MAX = 4_096  # candidate lists per distinct (type, name); names are free text, so bounded
+
+
+Viewable = Mapping[str, Any] | None | Callable[[], Mapping[str, Any] | None]
+
+
+class _Lazy:
+    """A value, or the function that builds it, called at most once and only if the value is read."""
+
+    def __init__(self, given: Viewable) -> None:
+        self._given, self._built = given, not callable(given)
+
+    @property
+    def value(self) -> Mapping[str, Any] | None:
+        if not self._built:
+            self._given, self._built = self._given(), True
+        return self._given
 
 
 @dataclass(frozen=True)
@@ -155,8 +171,11 @@ class RuleSet:
             self._candidates[keys] = found
         return found
 
-    def evaluate(self, state: Mapping[str, Any] | None, event: Mapping[str, Any], profile: Mapping[str, Any] | None,
-                 session: Mapping[str, Any] | None, signals: Signals | None, now: float | None = None) -> Evaluation:
+    def evaluate(self, state: Mapping[str, Any] | None, event: Mapping[str, Any], profile: Viewable,
+                 session: Viewable, signals: Signals | None, now: float | None = None) -> Evaluation:
+        """``profile`` and ``session`` may be given as functions that build them: they are called only when
+        a condition is to be evaluated (most events of a well-indexed rule set evaluate none)."""
+        profile, session = _Lazy(profile), _Lazy(session)
         given = dict(state or {})
         now = float(event.get("event_time") if now is None else now)
         state = self._housekeeping(given)
@@ -180,7 +199,7 @@ class RuleSet:
             if unless:
                 fields = _fields([r.unless for r in unless], fields)
             if rules or unless:
-                scope = Scope(event, profile, session, signals, now, fields)
+                scope = Scope(event, profile.value, session.value, signals, now, fields)
                 for rule in unless:
                     if self._test(scope, rule, rule.unless, "unless", result):
                         state = with_timer(state, rule.id, None)
@@ -202,7 +221,7 @@ class RuleSet:
                         result.armed.append(Armed(rule.id, due))
                         result.outcomes.append("timer:armed")
 
-        started_at = (session or {}).get("started_at")
+        started_at = (session.value or {}).get("started_at") if matches else None
         for rule, why, trigger in sorted(matches, key=lambda m: self._order[m[0].id]):
             # A timer fires at its due time, whether a tick or the person's next event found it due: the
             # same firing, the same guard state, either way.
