@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit browser bench bench-collector bench-pipeline kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser bench bench-collector bench-pipeline bench-decisions kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
@@ -45,13 +45,16 @@ browser:
 	fi
 
 # Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: bench/collector.py).
-bench: bench-collector bench-pipeline
+bench: bench-collector bench-pipeline bench-decisions
 
 bench-collector: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/collector.py
 
 bench-pipeline: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/pipeline.py
+
+bench-decisions: $(INSTALLED) kafka-fetch
+	$(VENV)/bin/python bench/decision_latency.py
 
 kafka-fetch:
 	@$(KAFKA) fetch
