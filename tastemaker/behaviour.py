@@ -152,8 +152,8 @@ def _evaluate(learnt: Learnt, event: Mapping[str, Any], session, knowledge: Know
     signals = WindowSignals(learnt.parts.get("windows"), now)
     # The views are built only if a condition is evaluated on this event.
     evaluation: Evaluation = knowledge.rules.evaluate(
-        learnt.parts.get("rules"), event, lambda: rules_view(profile, now, open_session, knowledge),
-        lambda: _session_view(session() if callable(session) else session), signals, now)
+        learnt.parts.get("rules"), event, lambda fields: rules_view(profile, now, open_session, knowledge, fields),
+        lambda fields: _session_view(session() if callable(session) else session), signals, now)
     learnt.outcomes.extend(f"rules:{outcome}" for outcome in evaluation.outcomes)
     learnt.suppressed.extend(evaluation.suppressed)
     if evaluation.changed:
@@ -189,11 +189,13 @@ class WindowSignals:
 
 
 def rules_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None,
-               knowledge: Knowledge) -> dict[str, Any]:
+               knowledge: Knowledge, fields: frozenset[str] | None = None) -> dict[str, Any]:
     """The profile as conditions read it (tastemaker/rules/context.py documents the fields); ``session``:
-    the open session (intent reads it)."""
-    refreshed = profiles.refresh_intent(profile, now, session, knowledge.profile)
-    intent = refreshed.get("intent") or {}
+    the open session (intent reads it). ``fields``: only these are needed (None: all); intent and
+    affinities, the costly ones, are computed only when asked for."""
+    intent = {}
+    if fields is None or "intent" in fields:
+        intent = profiles.refresh_intent(profile, now, session, knowledge.profile).get("intent") or {}
     cart = profile.get("cart") or {}
     items = cart.get("items") or {}
     return {
@@ -202,7 +204,8 @@ def rules_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any
         "segments": profile.get("segments") or [],
         "intent": {"browse": intent.get("browse", 0.0), "research": intent.get("research", 0.0),
                    "purchase": intent.get("purchase", 0.0), "abandonment": intent.get("abandonment_risk", 0.0)},
-        "affinities": affinity.scores_at(profile.get("affinities"), now, knowledge.profile.affinity),
+        "affinities": affinity.scores_at(profile.get("affinities"), now, knowledge.profile.affinity)
+                      if fields is None or "affinities" in fields else {},
         "cart": {"items": [{"id": item, "qty": v[0], "price": v[1], "category": v[2]} for item, v in items.items()],
                  "categories": sorted({v[2] for v in items.values() if v[2]}), "value": cart.get("value") or 0.0},
         "purchases": profile.get("purchase_count") or 0,
