@@ -40,6 +40,7 @@ log = logging.getLogger(__name__)
 
 LIMITS = settings.limits
 BATCH_RECORDS = 2000  # records per read: bigger bundles, fewer Faust records downstream
+COMMIT_EVERY = 1.0  # seconds between offset commits
 
 
 class IngestService(Service):
@@ -74,17 +75,34 @@ class IngestService(Service):
             max_partition_fetch_bytes=4 * 1024 * 1024,
         )
         await consumer.start()
+        loop = asyncio.get_running_loop()
+        done: dict = {}
+        committed_at = loop.time()
         while not self.should_stop:
             batches = await consumer.getmany(timeout_ms=200, max_records=BATCH_RECORDS)
             if consumer.assignment():
                 self.assigned.set()
-            if not batches:
-                continue
-            await self._process(batches)
-            try:
-                await consumer.commit({tp: records[-1].offset + 1 for tp, records in batches.items()})
-            except CommitFailedError:  # partitions moved meanwhile: their new owner reads them again
-                log.info("ingest: commit refused after a rebalance; the batch will be read again")
+            if batches:
+                await self._process(batches)
+                # Acknowledged: these offsets may be committed. Committing is a broker round trip of its own,
+                # so it happens at most every COMMIT_EVERY seconds; a crash re-reads at most that much, which
+                # the next stage recognises (same input positions).
+                done.update({tp: records[-1].offset + 1 for tp, records in batches.items()})
+            if done and loop.time() - committed_at >= COMMIT_EVERY:
+                await self._commit(consumer, done)
+                committed_at = loop.time()
+        await self._commit(consumer, done)
+
+    async def _commit(self, consumer: AIOKafkaConsumer, done: dict) -> None:
+        if not done:
+            return
+        offsets = {tp: offset for tp, offset in done.items() if tp in consumer.assignment()}
+        done.clear()
+        try:
+            if offsets:
+                await consumer.commit(offsets)
+        except CommitFailedError:  # partitions moved meanwhile: their new owner reads them again
+            log.info("ingest: commit refused after a rebalance; those records will be read again")
 
     async def _process(self, batches) -> None:
         writer = bundles.BundleWriter(settings.partitions)
