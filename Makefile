@@ -12,7 +12,9 @@ help:
 	@echo "make test     run every test (unit and integration, against a real Kafka started for the run)"
 	@echo "make unit     run the unit tests only (no Kafka)"
 	@echo "make browser  install Debian's chromium for the browser tests (as root, when it is missing)"
-	@echo "make bench    the benchmarks (bench/): the collector's events/s and latency next to a baseline"
+	@echo "make bench    every benchmark (bench/), each next to a baseline from the same run:"
+	@echo "              bench-collector (events/s, latency), bench-pipeline (stream events/s),"
+	@echo "              bench-decisions (event-to-decision latency through Kafka)"
 	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
 	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
 
@@ -44,7 +46,7 @@ browser:
 	  exit 1; \
 	fi
 
-# Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: bench/collector.py).
+# Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: see each script).
 bench: bench-collector bench-pipeline bench-decisions
 
 bench-collector: $(INSTALLED) kafka-fetch
