@@ -9,6 +9,7 @@ reads, writes and sends (what it sends, bundled by destination partition).
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -61,6 +62,14 @@ async def update_persons(stream):
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
                 await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc!r}"[:200], None, here)
                 continue
+            if step.decisions:
+                # Acknowledged before the state is written: the local store keeps a write even when the
+                # worker is killed before its changelog record and offsets are sent, and a redelivered event
+                # is then skipped as applied. A decision lost in that window would never be sent; sent
+                # first, a crash can only repeat it, with the same decision id (subscribers drop repeats).
+                sent = [await personalization_decisions.send(key=person, value=orjson.dumps(decision))
+                        for decision in step.decisions]
+                await asyncio.gather(*sent)
             if step.delete:
                 if person in profiles:
                     del profiles[person]  # a tombstone on the changelog: a restart does not bring it back
@@ -70,8 +79,6 @@ async def update_persons(stream):
                 timer_index.set(person, behaviour.next_due(step.state, rulebook.knowledge))
             if "applied" in step.outcomes and body.get("kind", "event") == "event":
                 partition_trending.add(message.partition, body)
-            for decision in step.decisions:
-                await personalization_decisions.send(key=person, value=orjson.dumps(decision))
             for send in step.sends:
                 out[send.to].add(bundles.item(send.key, send.value, send.source))
             OUTCOMES.update(step.outcomes)
