@@ -29,6 +29,8 @@ if [ -z "${TASTEMAKER_BROKER:-}" ]; then
 fi
 # A development write key for the collector, so events can be sent at once (README). Never use it in production.
 export TASTEMAKER_WRITE_KEYS=${TASTEMAKER_WRITE_KEYS:-dev-write-key=development}
+# Likewise a development admin token for the rules API. Never use it in production.
+export TASTEMAKER_ADMIN_TOKEN=${TASTEMAKER_ADMIN_TOKEN:-dev-admin-token}
 web_port=${TASTEMAKER_WEB_PORT:-6066}
 web_host=${TASTEMAKER_WEB_HOST:-127.0.0.1}
 
@@ -46,6 +48,8 @@ for _ in $(seq 240); do
     health         http://$web_host:$web_port/health
     profiles       http://$web_host:$web_port/profiles/{user_id}
     collector      http://$web_host:$web_port/v1/track (and /v1/page, /v1/identify, /v1/batch, ...)
+    rules          http://$web_host:$web_port/rules (Authorization: Bearer \$TASTEMAKER_ADMIN_TOKEN)
+    decisions      http://$web_host:$web_port/decisions/{user_id}/stream
   Try: curl -u dev-write-key: -H 'Content-Type: application/json' \\
          -d '{"userId":"alice","event":"Product Viewed"}' http://$web_host:$web_port/v1/track
   Ctrl-C stops everything started here.
