@@ -15,6 +15,7 @@ from dataclasses import replace
 
 import orjson
 
+from agents.bundle_io import items_of, send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from app.main import app, settings
 from app.topics import events_by_id, events_by_person
@@ -31,11 +32,8 @@ rates = RateMeter(settings.bot_events_per_minute)
 async def resolve_identities(stream):
     async for record in stream.events():
         message = record.message
-        try:
-            items = bundles.unpack(record.value)
-        except ValueError as exc:
-            here = SourcePosition(message.topic, message.partition, message.offset)
-            await send_to_dead_letter(record.value, None, f"unreadable bundle: {exc}"[:200], None, here)
+        items = await items_of(record)
+        if items is None:
             continue
         out = bundles.BundleWriter(settings.partitions)
         for index, entry in enumerate(items):
@@ -44,8 +42,7 @@ async def resolve_identities(stream):
                 _resolve(entry, here, message.timestamp, out)
             except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
                 await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable bundle item: {exc!r}"[:200], None, here)
-        for partition, key, value in out.bundles():
-            await events_by_person.send(key=key, value=value, partition=partition)
+        await send_bundles(events_by_person, out)
 
 
 def _resolve(entry: dict, here: SourcePosition, at: float, out: bundles.BundleWriter) -> None:

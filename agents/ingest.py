@@ -27,8 +27,10 @@ from aiokafka import AIOKafkaConsumer
 from aiokafka.errors import CommitFailedError
 from mode import Service
 
+from agents.bundle_io import send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from app.main import app, settings
+from app.topic_follower import stop_quietly
 from app.topics import INPUTS, events_by_id
 from tastemaker import bundles
 from tastemaker.delivery import SourcePosition
@@ -123,17 +125,12 @@ class IngestService(Service):
                 writer.add(bundles.item(checked["key"], checked, source))
                 OUTCOMES["accepted"] += 1
                 OUTCOMES.update(f"clamped:{name}" for name in checked["clamped"])
-        for partition, key, value in writer.bundles():
-            pending.append(await events_by_id.send(key=key, value=value, partition=partition))
+        pending += await send_bundles(events_by_id, writer)
         await asyncio.gather(*pending)  # acknowledged by Kafka before the offsets are committed
 
     async def _close(self) -> None:
         consumer, self.consumer = self.consumer, None
-        if consumer is not None:
-            try:
-                await consumer.stop()
-            except Exception:
-                pass
+        await stop_quietly(consumer)
 
     async def on_stop(self) -> None:
         await self._close()

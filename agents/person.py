@@ -15,6 +15,7 @@ import time
 
 import orjson
 
+from agents.bundle_io import items_of, send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from agents.timers import timer_index
 from agents.trending import partition_trending
@@ -39,11 +40,8 @@ async def update_persons(stream):
     await rules_follower.ready.wait()
     async for record in stream.events():
         message = record.message
-        try:
-            items = bundles.unpack(record.value)
-        except ValueError as exc:
-            here = SourcePosition(message.topic, message.partition, message.offset)
-            await send_to_dead_letter(record.value, None, f"unreadable bundle: {exc}"[:200], None, here)
+        items = await items_of(record)
+        if items is None:
             continue
         out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
                persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
@@ -84,8 +82,7 @@ async def update_persons(stream):
             OUTCOMES.update(step.outcomes)
         partition_trending.store(message.partition)
         for to, writer in out.items():
-            for partition, key, value in writer.bundles():
-                await _TOPICS[to].send(key=key, value=value, partition=partition)
+            await send_bundles(_TOPICS[to], writer)
 
 
 def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition, knowledge) -> persons.Step:

@@ -16,6 +16,7 @@ import asyncio
 import logging
 import time
 
+from agents.bundle_io import send_bundles
 from agents.trending import partition_trending
 from app.main import app, settings
 from app.rulebook import rulebook
@@ -49,8 +50,7 @@ async def send_ticks() -> None:
     writer = bundles.BundleWriter(settings.partitions)
     for person in due:
         writer.add(bundles.item(person, {"kind": "tick", "now": now}))
-    for partition, key, value in writer.bundles():
-        await events_by_person.send(key=key, value=value, partition=partition)
+    await send_bundles(events_by_person, writer)
 
 
 async def _rebuild_index() -> None:

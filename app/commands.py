@@ -12,9 +12,10 @@ from faust.cli import argument, option
 
 from app.kafka_admin import ensure_topics, topic_specs
 from app.main import app, settings
+from app.topics import rules as rules_topic
 from app.topic_follower import partitions_of, reached
 
-RULES_TOPIC = settings.topic("rules")
+RULES_TOPIC = rules_topic.get_topic_name()
 
 
 @app.command()

@@ -19,6 +19,7 @@ import orjson
 
 from app.main import app, settings
 from app.topic_follower import TopicFollower
+from app.topics import rules as rules_topic
 from tastemaker.behaviour import Knowledge
 from tastemaker.page_types import PageTypes
 from tastemaker.rules import FatigueConfig, RuleError, RuleSet, parse_rule
@@ -27,7 +28,6 @@ from tastemaker.windows import WindowConfig
 
 log = logging.getLogger(__name__)
 
-RULES_TOPIC = settings.topic("rules")
 OUTCOMES: Counter[str] = Counter()
 
 
@@ -72,5 +72,5 @@ class RuleBook:
 
 
 rulebook = RuleBook()
-follower = TopicFollower(RULES_TOPIC, settings.bootstrap_servers, rulebook.on_record, from_beginning=True)
+follower = TopicFollower(rules_topic.get_topic_name(), settings.bootstrap_servers, rulebook.on_record, from_beginning=True)
 app.service(follower)

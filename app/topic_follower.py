@@ -34,6 +34,15 @@ async def partitions_of(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
     return cluster.partitions_for_topic(topic) or set()
 
 
+async def stop_quietly(consumer: AIOKafkaConsumer | None) -> None:
+    """Stop a consumer that may be broken already (a broker restart): stopping must not fail the caller."""
+    if consumer is not None:
+        try:
+            await consumer.stop()
+        except Exception:
+            pass
+
+
 async def reached(consumer: AIOKafkaConsumer, target: dict) -> bool:
     for tp, offset in target.items():
         if await consumer.position(tp) < offset:
@@ -101,11 +110,7 @@ class TopicFollower(Service):
 
     async def _close(self) -> None:
         consumer, self._consumer = self._consumer, None
-        if consumer is not None:
-            try:
-                await consumer.stop()
-            except Exception:
-                pass
+        await stop_quietly(consumer)
 
     async def on_stop(self) -> None:
         await self._close()

@@ -15,7 +15,7 @@ only matters for rules that span a login.
 
 from __future__ import annotations
 
-import heapq
+import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -27,9 +27,11 @@ import orjson
 from tastemaker import behaviour
 from tastemaker.behaviour import Knowledge
 from tastemaker.ingest.collect import inspect_record
+from tastemaker.ingest.event_time import format_iso, parse_iso
 from tastemaker.ingest.normalize import normalize
 from tastemaker.ingest.sanity import Limits
 from tastemaker.ingest.segment_schema import Invalid
+from tastemaker.timer_index import TimerIndex
 
 OTTO_EVENTS = {"clicks": "Product Viewed", "carts": "Product Added", "orders": "Order Completed"}
 EXAMPLE_PERSONS = 5
@@ -91,7 +93,7 @@ def read_messages(path: Path) -> Iterator[dict[str, Any]]:
 def _otto(record: dict[str, Any]) -> Iterator[dict[str, Any]]:
     visitor = f"otto-{record['session']}"
     for n, event in enumerate(record["events"]):
-        at = datetime.fromtimestamp(event["ts"] / 1000, timezone.utc).isoformat().replace("+00:00", "Z")
+        at = format_iso(datetime.fromtimestamp(event["ts"] / 1000, timezone.utc))
         properties: dict[str, Any] = {"product_id": str(event["aid"])}
         if event["type"] == "orders":
             properties = {"products": [{"product_id": str(event["aid"])}], "order_id": f"{visitor}-{n}"}
@@ -117,7 +119,7 @@ def run(messages: Iterable[dict[str, Any]], knowledge: Knowledge) -> Report:
 
     person_of: dict[str, str] = {}
     parts: dict[str, dict[str, Any]] = {}
-    dues: list[tuple[float, str]] = []
+    dues = TimerIndex()
 
     def record(person: str, learnt: behaviour.Learnt) -> None:
         parts[person] = learnt.parts
@@ -129,16 +131,13 @@ def run(messages: Iterable[dict[str, Any]], knowledge: Knowledge) -> Report:
             r.decisions += sum(1 for a in firing["actions"] if a["type"] == behaviour.DECISION_ACTION)
         for suppressed in learnt.suppressed:
             report.rules[suppressed.rule_id].suppressed[suppressed.reason] += 1
-        due = behaviour.next_due(learnt.parts, knowledge)
-        if due is not None:
-            heapq.heappush(dues, (due, person))
+        dues.set(person, behaviour.next_due(learnt.parts, knowledge))
 
     def tick_until(now: float) -> None:
-        while dues and dues[0][0] <= now:
-            due, person = heapq.heappop(dues)
-            if behaviour.next_due(parts[person], knowledge) != due:
-                continue  # outdated entry
-            record(person, behaviour.on_tick(parts[person], due + knowledge.sessions.close_grace, knowledge))
+        """Everything due before ``now`` happens (each timer at its own due time, each session closes at its end)."""
+        while due := dues.due(now):
+            for person in due:
+                record(person, behaviour.on_tick(parts[person], now, knowledge))
 
     for event in events:
         tick_until(event["event_time"])
@@ -158,10 +157,10 @@ def run(messages: Iterable[dict[str, Any]], knowledge: Knowledge) -> Report:
 
 
 def _time_of(message: dict[str, Any]) -> float:
-    stamp = message.get("timestamp") or message.get("receivedAt")
-    if not stamp:
-        return datetime.now(timezone.utc).timestamp()
-    return datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).timestamp()
+    try:
+        return parse_iso(str(message.get("timestamp") or message.get("receivedAt"))).timestamp()
+    except ValueError:  # no time, or not a date: normalize refuses a bad one with its reason
+        return time.time()
 
 
 def _iso(at: float | None) -> str | None:

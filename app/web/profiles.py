@@ -7,12 +7,14 @@ the person and reads the profile itself or asks the person's owner (``GET /perso
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 import orjson
 
 from faust.web import View
 
+from agents.bundle_io import send_bundles
 from app.main import app, settings
 from app.topics import events_by_id
 from app.web.auth import admin_refusal, site_refusal
@@ -20,7 +22,6 @@ from app.web.errors import json_error
 from tables.identities import identities
 from tables.profiles import profiles
 from tastemaker import behaviour, bundles
-from tastemaker.partitioning import partition_for
 from tastemaker.identity import person_of
 
 MAX_HOPS = 4  # tombstones of merged persons point on; a chain is short (one per merge)
@@ -68,9 +69,9 @@ async def _command(web, raw_id: str, command: str):
     """Commands travel like events: to the id's partition of the identity stage, which hands them to the
     person's partition, where they are applied in order with the person's events. Answered once Kafka
     has them (202): applying takes a moment."""
-    item = bundles.item(raw_id, {"kind": "command", "command": command, "at": time.time()})
-    partition = partition_for(raw_id.encode(), settings.partitions)
-    await (await events_by_id.send(key=raw_id, value=bundles.pack([item]), partition=partition))
+    writer = bundles.BundleWriter(settings.partitions)
+    writer.add(bundles.item(raw_id, {"kind": "command", "command": command, "at": time.time()}))
+    await asyncio.gather(*await send_bundles(events_by_id, writer))
     return web.json({"id": raw_id, "command": command, "status": "accepted"}, status=202)
 
 

@@ -19,7 +19,7 @@ import asyncio
 import orjson
 from faust.web import View
 
-from app.main import app, settings
+from app.main import app
 from app.rulebook import rulebook
 from app.topics import rules as rules_topic
 from app.web.auth import admin_refusal

@@ -23,7 +23,7 @@ Outcome counters: ``fired``, ``suppressed:cooldown``, ``suppressed:cap``, ``supp
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Callable, Any, Iterable, Mapping
 
