@@ -3,8 +3,8 @@
     <app_id>-events-by-person (bundles, items keyed by person) ─▶ profiles[person] ─▶ links ─▶ events-by-id
                                                                               ─▶ absorb / forwards ─▶ events-by-person
 
-One pass per item over the person's state, one table write: the pure transition decides, this agent only
-reads, writes and sends (what it sends, bundled by destination partition).
+One pass per item over the person's state, one table write per person and bundle: the pure transition
+decides, this agent only reads, writes and sends (what it sends, bundled by destination partition).
 """
 
 from __future__ import annotations
@@ -45,6 +45,10 @@ async def update_persons(stream):
             continue
         out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
                persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
+        # The bundle's outcome per person, written once at the end: a person with several items in the
+        # bundle costs one table write (one RocksDB put, one changelog record) instead of one per item.
+        written: dict[str, dict | None] = {}  # person -> state to store, or None to delete
+        acks = []
         for index, entry in enumerate(items):
             try:
                 person = str(entry["key"])
@@ -53,33 +57,39 @@ async def update_persons(stream):
                     raise ValueError("an item needs a key and an object body")
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
                 source = bundles.source_of(entry) or here
-                step = _step(profiles.get(person), person, body, source, here, rulebook.knowledge)
+                state = written[person] if person in written else profiles.get(person)
+                step = _step(state, person, body, source, here, rulebook.knowledge)
             except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
                 if not isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
                     log.exception("person item at %s:%s:%s, index %s", message.topic, message.partition, message.offset, index)
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
                 await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc!r}"[:200], None, here)
                 continue
-            if step.decisions:
-                # Acknowledged before the state is written: the local store keeps a write even when the
-                # worker is killed before its changelog record and offsets are sent, and a redelivered event
-                # is then skipped as applied. A decision lost in that window would never be sent; sent
-                # first, a crash can only repeat it, with the same decision id (subscribers drop repeats).
-                sent = [await personalization_decisions.send(key=person, value=orjson.dumps(decision))
-                        for decision in step.decisions]
-                await asyncio.gather(*sent)
+            acks += [await personalization_decisions.send(key=person, value=orjson.dumps(decision))
+                     for decision in step.decisions]
             if step.delete:
-                if person in profiles:
-                    del profiles[person]  # a tombstone on the changelog: a restart does not bring it back
-                timer_index.set(person, None)
+                written[person] = None
             elif step.state is not None:
-                profiles[person] = step.state
-                timer_index.set(person, behaviour.next_due(step.state, rulebook.knowledge))
+                written[person] = step.state
             if "applied" in step.outcomes and body.get("kind", "event") == "event":
                 partition_trending.add(message.partition, body)
             for send in step.sends:
                 out[send.to].add(bundles.item(send.key, send.value, send.source))
             OUTCOMES.update(step.outcomes)
+        # Decisions are acknowledged before the states that record them are written: the local store keeps
+        # a write even when the worker is killed before its changelog record and offsets are sent, and a
+        # redelivered event is then skipped as applied. A decision lost in that window would never be sent;
+        # sent first, a crash can only repeat it, with the same decision id (subscribers drop repeats).
+        if acks:
+            await asyncio.gather(*acks)
+        for person, state in written.items():
+            if state is None:
+                if person in profiles:
+                    del profiles[person]  # a tombstone on the changelog: a restart does not bring it back
+                timer_index.set(person, None)
+            else:
+                profiles[person] = state
+                timer_index.set(person, behaviour.next_due(state, rulebook.knowledge))
         partition_trending.store(message.partition)
         for to, writer in out.items():
             await send_bundles(_TOPICS[to], writer)

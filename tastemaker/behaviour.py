@@ -189,28 +189,33 @@ class WindowSignals:
 
 
 def rules_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None,
-               knowledge: Knowledge, fields: frozenset[str] | None = None) -> dict[str, Any]:
+               knowledge: Knowledge, fields: Mapping[str, Any] | None = None) -> dict[str, Any]:
     """The profile as conditions read it (tastemaker/rules/context.py documents the fields); ``session``:
-    the open session (intent reads it). ``fields``: only these are needed (None: all); intent and
-    affinities, the costly ones, are computed only when asked for."""
-    intent = {}
-    if fields is None or "intent" in fields:
-        intent = profiles.refresh_intent(profile, now, session, knowledge.profile).get("intent") or {}
-    cart = profile.get("cart") or {}
-    items = cart.get("items") or {}
-    return {
+    the open session (intent reads it). ``fields``: only these are needed (a selection, keyed by field;
+    None: all); intent, affinities and the cart, the costly ones, are computed only when asked for."""
+    def wanted(name: str) -> bool:
+        return fields is None or name in fields
+
+    intent = profiles.refresh_intent(profile, now, session, knowledge.profile).get("intent") or {} \
+        if wanted("intent") else {}
+    view = {
         "traits": profile.get("traits") or {},
         "counts": profile.get("counts") or {},
         "segments": profile.get("segments") or [],
         "intent": {"browse": intent.get("browse", 0.0), "research": intent.get("research", 0.0),
                    "purchase": intent.get("purchase", 0.0), "abandonment": intent.get("abandonment_risk", 0.0)},
         "affinities": affinity.scores_at(profile.get("affinities"), now, knowledge.profile.affinity)
-                      if fields is None or "affinities" in fields else {},
-        "cart": {"items": [{"id": item, "qty": v[0], "price": v[1], "category": v[2]} for item, v in items.items()],
-                 "categories": sorted({v[2] for v in items.values() if v[2]}), "value": cart.get("value") or 0.0},
+                      if wanted("affinities") else {},
         "purchases": profile.get("purchase_count") or 0,
         "consent": profile.get("consent") or {},
     }
+    if wanted("cart"):
+        cart = profile.get("cart") or {}
+        items = cart.get("items") or {}
+        view["cart"] = {
+            "items": [{"id": item, "qty": v[0], "price": v[1], "category": v[2]} for item, v in items.items()],
+            "categories": sorted({v[2] for v in items.values() if v[2]}), "value": cart.get("value") or 0.0}
+    return view
 
 
 def _session_view(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:

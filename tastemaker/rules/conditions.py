@@ -45,7 +45,7 @@ class Condition:
     source: str
     program: cel.Program = field(compare=False, repr=False)
     labels: frozenset[str] | None  # the event labels it can only match on (None: any event)
-    fields: dict[str, frozenset[str] | None] = field(compare=False)  # per variable: first-level fields read
+    fields: dict[str, cel_source.Selection | None] = field(compare=False)  # per variable: the fields read
     paths: tuple[str, ...] = field(compare=False)  # variable paths read, reported as the why of a match
 
 
@@ -63,7 +63,7 @@ def compile_condition(source: object, where: str) -> Condition:
     _check_references(program, tokens, where)
     _check_helper_calls(tokens, where)
     paths = cel_source.paths(tokens, VARIABLES)
-    condition = Condition(source, program, cel_source.index_labels(tokens), cel_source.root_fields(paths),
+    condition = Condition(source, program, cel_source.index_labels(tokens), cel_source.field_selection(paths),
                           tuple(paths[:MAX_WHY_PATHS]))
     _check_on_sample(condition, where)
     return condition

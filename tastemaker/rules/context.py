@@ -25,8 +25,9 @@ Helpers (windows are durations, ``"10m"``; counts come from the caller's ``signa
 
 Converting Python values into CEL is the dominant cost (~2 us per string or float, ~17 us per page dict:
 ``session.pages`` of 20 pages costs ~350 us, bench/rules_micro.py), so a scope converts only the
-first-level fields that the conditions it will evaluate read (``cel_source.root_fields``): index rules
-that read ``session.pages`` or other long lists, or they cost that on every event.
+fields that the conditions it will evaluate read, at every depth (``cel_source.field_selection``:
+``profile.cart.value`` converts one number, not the cart's items): index rules that read
+``session.pages`` or other long lists, or they cost that on every event.
 Helper results are memoized per event (every rule asking ``count("Cart Viewed", "1h")`` costs one
 ``signals.count``) and each condition's calls are recorded: they are the why of a match.
 """
@@ -38,6 +39,7 @@ from typing import Any, Callable, Mapping, Protocol
 
 import cel
 
+from tastemaker.rules.cel_source import Selection, select
 from tastemaker.rules.durations import parse_duration
 
 VARIABLES = ("event", "profile", "session", "now")
@@ -111,25 +113,25 @@ def with_defaults(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**DEFAULTS[name], **(value or {})}
 
 
+# What the helpers read of the profile when no condition reads the profile itself.
+PROFILE_FOR_HELPERS: Selection = {"segments": None}
+
+
 class Scope:
-    """One event's evaluation scope. ``fields``: per variable, the first-level fields to convert (None: all)."""
+    """One event's evaluation scope. ``fields``: per variable, the fields to convert (a selection,
+    cel_source.py; None: all); variables not in it are not given to CEL."""
 
     def __init__(self, event: Mapping[str, Any], profile: Mapping[str, Any] | None,
                  session: Mapping[str, Any] | None, signals: Signals | None, now: float,
-                 fields: Mapping[str, frozenset[str] | None]):
+                 fields: Mapping[str, Selection | None]):
         self.values: dict[str, Any] = {
             "event": with_defaults("event", event), "profile": with_defaults("profile", profile),
             "session": with_defaults("session", session), "now": float(now),
         }
         self.signals = signals or NoSignals()
-        self.memo: dict[str, Any] = {}  # helper call key -> result, shared by every condition on this event
-        self.used: list[str] = []  # keys of the helper calls made by the condition being evaluated
-        variables = {}
-        for name, keys in fields.items():
-            value = self.values[name]
-            if keys is not None and isinstance(value, dict):
-                value = {k: value[k] for k in keys if k in value}
-            variables[name] = value
+        self.memo: dict[Any, Any] = {}  # helper call -> result, shared by every condition on this event
+        self.used: list[Any] = []  # the helper calls made by the condition being evaluated
+        variables = {name: select(self.values[name], selection) for name, selection in fields.items()}
         self.context = cel.Context(variables=variables, functions=self._functions())
 
     def _functions(self) -> dict[str, Callable[..., Any]]:
@@ -137,18 +139,24 @@ class Scope:
             prefix = WINDOWED_HELPERS[helper]
 
             def call(key: str, window: Any) -> int:
-                return self._memo(f"{helper}({_arg(key)},{_arg(window)})",
+                return self._memo((helper, key, window),
                                   lambda: int(self.signals.count(prefix + str(key), _window_seconds(window))))
             return call
 
         return {
             **{helper: windowed(helper) for helper in WINDOWED_HELPERS},
-            "page_dwell_s": lambda: self._memo("page_dwell_s()", self._page_dwell_s),
+            "page_dwell_s": lambda: self._memo(("page_dwell_s",), self._page_dwell_s),
             "has_segment": lambda name: self._memo(
-                f"has_segment({_arg(name)})", lambda: name in (self.values["profile"].get("segments") or [])),
+                ("has_segment", name), lambda: name in (self.values["profile"].get("segments") or [])),
         }
 
-    def _memo(self, key: str, compute: Callable[[], Any]) -> Any:
+    def _memo(self, call: tuple, compute: Callable[[], Any]) -> Any:
+        """``call``: (helper, *arguments); the why shows it as ``helper("arg", ...)`` (formatted only then)."""
+        try:
+            hash(call)
+            key: Any = call
+        except TypeError:  # an argument CEL gave as a list or map: keyed by its text
+            key = _call_text(call)
         if key not in self.memo:
             self.memo[key] = compute()
         self.used.append(key)
@@ -170,14 +178,15 @@ class Scope:
 
     def why(self, path_list: list[str]) -> dict[str, Any]:
         """The helper calls the last condition made and the values of the paths it reads."""
-        why = {key: self.memo[key] for key in self.used}
+        why = {key if isinstance(key, str) else _call_text(key): self.memo[key] for key in self.used}
         for path in path_list:
             why[path] = summarize(resolve(self.values, path))
         return why
 
 
-def _arg(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+def _call_text(call: tuple) -> str:
+    helper, *args = call
+    return f"{helper}({','.join(json.dumps(arg, ensure_ascii=False, default=str) for arg in args)})"
 
 
 def _window_seconds(window: Any) -> int:

@@ -28,8 +28,9 @@ from types import MappingProxyType
 from typing import Callable, Any, Iterable, Mapping
 
 from tastemaker.rules import guards
+from tastemaker.rules.cel_source import Selection, merge_selections
 from tastemaker.rules.conditions import Condition
-from tastemaker.rules.context import VARIABLES, Scope, Signals
+from tastemaker.rules.context import PROFILE_FOR_HELPERS, VARIABLES, Scope, Signals
 from tastemaker.rules.document import Rule
 from tastemaker.rules.errors import RuleError
 from tastemaker.rules.guards import FatigueConfig
@@ -40,17 +41,18 @@ MAX_ERROR_CHARS = 300
 _CACHE_MAX = 4_096  # candidate lists per distinct (type, name); names are free text, so bounded
 
 
-Viewable = Mapping[str, Any] | None | Callable[[frozenset[str] | None], Mapping[str, Any] | None]
+Viewable = Mapping[str, Any] | None | Callable[[Selection | None], Mapping[str, Any] | None]
 
 
 class _Lazy:
     """A value, or the function that builds it, called at most once and only if the value is read. The
-    function is given the first-level fields the conditions read (None: all), so it can skip the rest."""
+    function is given the fields the conditions read (a selection, cel_source.py; None: all), so it can
+    skip the rest."""
 
     def __init__(self, given: Viewable) -> None:
         self._given, self._built = given, not callable(given)
 
-    def value(self, fields: frozenset[str] | None = None) -> Mapping[str, Any] | None:
+    def value(self, fields: Selection | None = None) -> Mapping[str, Any] | None:
         if not self._built:
             self._given, self._built = self._given(fields), True
         return self._given
@@ -137,7 +139,7 @@ class RuleSet:
                 self._everywhere.append(rule)
             for label in rule.labels or ():
                 self._indexed.setdefault(label, []).append(rule)
-        self._candidates: dict[tuple[str, ...], tuple[tuple[Rule, ...], dict[str, frozenset[str] | None]]] = {}
+        self._candidates: dict[tuple[str, ...], tuple[tuple[Rule, ...], dict[str, Selection | None]]] = {}
 
     @property
     def rules(self) -> Mapping[str, Rule]:
@@ -161,7 +163,7 @@ class RuleSet:
         """The enabled rules whose ``when`` is evaluated on this event, by priority then id."""
         return self._lookup(event_keys(event))[0]
 
-    def _lookup(self, keys: tuple[str, ...]) -> tuple[tuple[Rule, ...], dict[str, frozenset[str] | None]]:
+    def _lookup(self, keys: tuple[str, ...]) -> tuple[tuple[Rule, ...], dict[str, Selection | None]]:
         found = self._candidates.get(keys)
         if found is None:
             rules = {r.id: r for key in keys for r in self._indexed.get(key, ())}
@@ -201,8 +203,9 @@ class RuleSet:
             if unless:
                 fields = _fields([r.unless for r in unless], fields)
             if rules or unless:
-                scope = Scope(event, profile.value(fields.get("profile")), session.value(fields.get("session")),
-                              signals, now, fields)
+                # A profile no condition reads is still built with its segments (has_segment() reads them).
+                scope = Scope(event, profile.value(fields.get("profile", PROFILE_FOR_HELPERS)),
+                              session.value(fields.get("session")), signals, now, fields)
                 for rule in unless:
                     if self._test(scope, rule, rule.unless, "unless", result):
                         state = with_timer(state, rule.id, None)
@@ -305,14 +308,11 @@ def _applies(condition: Condition | None, keys: tuple[str, ...]) -> bool:
     return condition is not None and (condition.labels is None or any(k in condition.labels for k in keys))
 
 
-def _fields(conditions: Iterable[Condition], into: Mapping[str, frozenset[str] | None] | None = None
-            ) -> dict[str, frozenset[str] | None]:
+def _fields(conditions: Iterable[Condition], into: Mapping[str, Selection | None] | None = None
+            ) -> dict[str, Selection | None]:
     """The union of what the conditions read, per variable (None: the whole variable)."""
-    merged: dict[str, frozenset[str] | None] = dict(into or {})
+    merged: dict[str, Selection | None] = dict(into or {})
     for condition in conditions:
-        for name, keys in condition.fields.items():
-            if keys is None or (name in merged and merged[name] is None):
-                merged[name] = None
-            else:
-                merged[name] = merged.get(name, frozenset()) | keys
+        for name, selection in condition.fields.items():
+            merged[name] = merge_selections(merged[name], selection) if name in merged else selection
     return merged

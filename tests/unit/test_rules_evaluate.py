@@ -108,6 +108,44 @@ def test_helper_calls_are_made_once_per_event_across_rules():
     assert signals.asked == [("event:Product Viewed", 600)]
 
 
+def test_only_the_fields_conditions_read_are_built_and_given_to_cel():
+    """Converting values into CEL is the dominant cost: a rule reading ``profile.cart.value`` gets the cart's
+    value, not its items, and the profile builder is told which fields are wanted (intent is costly)."""
+    rules = RuleSet([
+        parse_rule(document(id="value", when="profile.cart.value > 50.0 && profile.intent.purchase > 0.5")),
+        parse_rule(document(id="items", when="size(profile.cart.items) == 2 && has_segment(\"vip\")")),
+    ])
+    asked = []
+
+    def profile(fields):
+        asked.append(fields)
+        return {"cart": {"value": 80.0, "items": [{"id": "a"}, {"id": "b"}], "categories": []},
+                "intent": {"purchase": 0.7, "browse": 0.1}, "segments": ["vip"], "traits": {"x": 1}}
+
+    result = rules.evaluate(None, track("Product Viewed", T), profile, None, None)
+    assert sorted(f.rule_id for f in result.firings) == ["items", "value"]
+    assert asked == [{"cart": {"value": None, "items": None}, "intent": {"purchase": None}}]
+    # No condition reads the profile: it is built with what the helpers need, and nothing else.
+    asked.clear()
+    rules = RuleSet([parse_rule(document(when='has_segment("vip") && event.name == "Product Viewed"'))])
+    assert [f.rule_id for f in rules.evaluate(None, track("Product Viewed", T), profile, None, None).firings] == ["r"]
+    assert asked == [{"segments": None}]
+
+
+def test_field_selection_merges_paths_at_every_depth():
+    from tastemaker.rules.cel_source import field_selection, merge_selections, select
+
+    selection = field_selection(["profile.cart.value", "profile.intent.purchase", "profile.cart.categories", "now"])
+    assert selection == {"profile": {"cart": {"value": None, "categories": None}, "intent": {"purchase": None}},
+                         "now": None}
+    assert merge_selections({"a": {"b": None}}, {"a": None}) == {"a": None}
+    assert merge_selections({"a": {"b": None}}, {"a": {"c": None}, "d": None}) == {"a": {"b": None, "c": None},
+                                                                                   "d": None}
+    value = {"cart": {"value": 3.0, "items": [1, 2]}, "intent": 0.5, "traits": {}}
+    assert select(value, {"cart": {"value": None, "missing": None}, "intent": {"x": None}}) == {
+        "cart": {"value": 3.0}, "intent": 0.5}
+
+
 def test_missing_documented_fields_read_as_defaults():
     rule = parse_rule(document(when='event.category == "shoes" || "x" in event.tags'))
     result = RuleSet([rule]).evaluate(None, track("Product Viewed", T), None, None, None)
