@@ -77,13 +77,15 @@ def parse_item(value: Any, *, item_id: str | None = None) -> dict[str, Any]:
     unknown = [k for k in value if k not in FIELDS]
     if unknown:
         raise ItemError(str(unknown[0]), "unknown field; free data goes in attributes")
+    if item_id is not None and clean_id(item_id) != item_id:
+        raise ItemError("item_id", "item_id must be a non-blank string without surrounding spaces")
     given = value.get("item_id")
     own_id = clean_id(given)
     if given is not None and own_id is None:
         raise ItemError("item_id", "item_id must be a non-blank string")
     if item_id is not None and own_id is not None and own_id != item_id:
         raise ItemError("item_id", f"the item's item_id {own_id!r} is not {item_id!r}")
-    own_id = own_id or (item_id.strip() if item_id else None)
+    own_id = own_id or item_id
     if not own_id:
         raise ItemError("item_id", "item_id is required")
     if len(own_id) > MAX_ITEM_ID:

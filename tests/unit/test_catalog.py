@@ -57,6 +57,7 @@ def test_the_path_or_key_gives_the_id_and_must_agree_with_the_body():
     error = refusal({"item_id": "sku-1"}, item_id="sku-2")
     assert error.field == "item_id" and "'sku-1'" in error.reason
     assert refusal({"title": "t"}).field == "item_id"
+    assert refusal({"title": "t"}, item_id=" sku-9").field == "item_id"  # a key the stored id would not match
     assert refusal({"item_id": "  "}).field == "item_id"
     assert refusal({"item_id": True}).field == "item_id"
     assert refusal({"item_id": "x" * 257}).reason == "item_id is longer than 256 characters"
