@@ -14,6 +14,7 @@ import aiohttp
 import orjson
 import pytest
 
+from tests.support.kafka import produce
 from tests.support.worker import REPO, Deployment
 
 pytestmark = pytest.mark.integration
@@ -102,6 +103,20 @@ async def test_a_deleted_item_is_gone_from_every_worker(running):
     body = await wait_for(first, f"/items/{item_id}", 404)
     assert body["error"] == {"status": 404, "field": "item_id", "reason": f"no item {item_id!r}"}
     assert (await call(first, "DELETE", f"/items/{item_id}"))[0] == 404
+
+
+async def test_any_producer_may_write_the_items_topic_and_a_bad_record_removes_the_item(running):
+    deployed, first, second = running
+    item_id = unique("direct")
+    topic = deployed.topic("items")
+    await produce(deployed.broker, topic, [{"item_id": item_id, "title": "From Kafka", "price": "3"}],
+                  key=item_id.encode())
+    for worker in (first, second):
+        assert (await wait_for(worker, f"/items/{item_id}", 200))["price"] == 3.0
+    # Not an item: the latest record of a key decides, as it will once compaction kept only that one.
+    await produce(deployed.broker, topic, [{"item_id": item_id, "price": -1}], key=item_id.encode())
+    for worker in (first, second):
+        await wait_for(worker, f"/items/{item_id}", 404)
 
 
 @pytest.mark.parametrize("body, field", [
