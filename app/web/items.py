@@ -37,6 +37,19 @@ def _loading(web):
     return json_error(web, 503, None, "the catalog is still being read from Kafka; retry shortly")
 
 
+async def _read_body(request) -> bytes:
+    """The body, read to its end or one byte past the item limit (``read(n)`` alone returns whatever has
+    arrived so far, which for a body in several TCP segments is only its beginning)."""
+    chunks, size = [], 0
+    while size <= MAX_ITEM_BYTES:
+        chunk = await request.content.read(MAX_ITEM_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
 def _item_error(web, error: ItemError):
     return json_error(web, error.status, error.field, error.reason)
 
@@ -82,7 +95,7 @@ class OneItem(View):
             return refused
         if loading := _loading(self):
             return loading
-        body = await request.content.read(MAX_ITEM_BYTES + 1)
+        body = await _read_body(request)
         try:
             if not body.strip():
                 raise ItemError(None, "the request body must hold the item as a JSON object")

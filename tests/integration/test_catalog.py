@@ -140,6 +140,17 @@ async def test_a_bad_item_is_refused_with_400_naming_the_field(running, body, fi
     assert (await first.get_json(f"/items/{item_id}"))[0] == 404  # nothing written
 
 
+async def test_a_large_item_is_taken_and_one_over_32_kb_is_413(running):
+    _, first, second = running
+    item_id = unique("large")
+    attributes = {f"a{n}": "x" * 150 for n in range(100)}  # ~15.6 KB, under the 16 KB of attributes
+    status, body = await call(first, "PUT", f"/items/{item_id}", {"title": "t" * 1000, "attributes": attributes})
+    assert status == 200, body
+    assert (await wait_for(second, f"/items/{item_id}", 200))["attributes"] == attributes
+    status, body = await call(first, "PUT", f"/items/{item_id}", {"attributes": {"a": "x" * 40_000}})
+    assert status == 413 and body["error"]["status"] == 413
+
+
 async def test_writes_take_the_admin_token_and_reads_do_not(running):
     _, first, _ = running
     item_id = unique("locked")
