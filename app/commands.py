@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from pathlib import Path
 
@@ -12,10 +13,12 @@ from faust.cli import argument, option
 
 from app.kafka_admin import ensure_topics, topic_specs
 from app.main import app, settings
+from app.topics import items as items_topic
 from app.topics import rules as rules_topic
 from app.topic_follower import partitions_of, reached
 
 RULES_TOPIC = rules_topic.get_topic_name()
+ITEMS_TOPIC = items_topic.get_topic_name()
 
 
 @app.command()
@@ -117,40 +120,131 @@ async def _backtest(self, documents, events: Path | None, as_json: bool) -> None
 
 
 async def rules_in_force() -> dict[str, dict]:
-    """The rule documents on the rules topic now: the latest value of every key (tombstones delete)."""
+    """The rule documents on the rules topic now."""
+    return {key: orjson.loads(value) for key, value in (await latest_values(RULES_TOPIC)).items()}
+
+
+async def latest_values(topic: str) -> dict[str, bytes]:
+    """The latest value of every key of a compacted topic now (tombstones delete)."""
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
                                 auto_offset_reset="earliest")
     await consumer.start()
     try:
-        partitions = [TopicPartition(RULES_TOPIC, p) for p in sorted(await partitions_of(consumer, RULES_TOPIC))]
+        partitions = [TopicPartition(topic, p) for p in sorted(await partitions_of(consumer, topic))]
         if not partitions:
             return {}
         consumer.assign(partitions)
         await consumer.seek_to_beginning(*partitions)
         end = await consumer.end_offsets(partitions)
-        documents: dict[str, dict] = {}
+        values: dict[str, bytes] = {}
         while not await reached(consumer, end):
             for records in (await consumer.getmany(timeout_ms=1000)).values():
                 for record in records:
                     key = record.key.decode()
                     if record.value is None:
-                        documents.pop(key, None)
+                        values.pop(key, None)
                     else:
-                        documents[key] = orjson.loads(record.value)
-        return documents
+                        values[key] = record.value
+        return values
     finally:
         await consumer.stop()
 
 
 async def write_rule_changes(changes) -> None:
-    if not changes:
+    await write_records(RULES_TOPIC, [
+        (c.rule_id, None if c.document is None else orjson.dumps(c.document)) for c in changes])
+
+
+async def write_records(topic: str, records: list[tuple[str, bytes | None]]) -> None:
+    """Send (key, value) records in order (None: a tombstone) and return once Kafka has them all."""
+    if not records:
         return
-    await ensure_topics(settings.bootstrap_servers, [s for s in topic_specs(app) if s.name == RULES_TOPIC])
+    await ensure_topics(settings.bootstrap_servers, [s for s in topic_specs(app) if s.name == topic])
     producer = AIOKafkaProducer(bootstrap_servers=settings.bootstrap_servers, acks="all")
     await producer.start()
     try:
-        for change in changes:
-            value = None if change.document is None else orjson.dumps(change.document)
-            await producer.send_and_wait(RULES_TOPIC, value, key=change.rule_id.encode())
+        # One partition, sent in order: the producer keeps them in order, and a bulk import does not wait
+        # a round trip per item.
+        sent = [await producer.send(topic, value, key=key.encode()) for key, value in records]
+        await asyncio.gather(*sent)
     finally:
         await producer.stop()
+
+
+ITEMS_ACTIONS = ("import", "validate", "delete")
+
+
+@app.command(
+    argument("action", type=click.Choice(ITEMS_ACTIONS)),
+    argument("targets", nargs=-1),
+    option("--format", "fmt", type=click.Choice(["jsonl", "csv"]),
+           help="import/validate: the file's format (default: csv for *.csv, else JSON lines)"),
+    option("--json", "as_json", is_flag=True, help="import/validate: the report as JSON"),
+)
+async def items(self, action: str, targets: tuple[str, ...], fmt: str | None, as_json: bool) -> None:
+    """Items: import FILE, validate FILE, delete ID...
+
+    FILE holds JSON lines (one item per line) or CSV (a header row naming the fields; attributes.<name>
+    columns). Each refused line is reported with its number and the rest is imported; unchanged items are
+    not written again. Exit status: 0 all done, 1 some lines refused, 2 the command refused as a whole.
+    """
+    from tastemaker.catalog import Catalog, FileError, ItemError, file_format, parse_item_json, read_items
+
+    try:
+        if action == "delete":
+            if not targets:
+                raise click.UsageError("items delete needs one or more item ids")
+            current = await latest_values(ITEMS_TOPIC)
+            for item_id in targets:
+                if item_id not in current:
+                    raise ItemError("item_id", f"no item {item_id!r}")
+            await write_records(ITEMS_TOPIC, [(item_id, None) for item_id in dict.fromkeys(targets)])
+            for item_id in dict.fromkeys(targets):
+                self.say(f"deleted  {item_id}")
+            return
+        if len(targets) != 1:
+            raise click.UsageError(f"items {action} needs one file")
+        path = Path(targets[0])
+        if not path.is_file():
+            raise FileError(f"{path}: no such file")
+        fmt = fmt or file_format(path.name)
+        try:
+            text = path.read_text(encoding="utf-8")
+        except UnicodeDecodeError as exc:
+            raise FileError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from None
+        rows = list(read_items(text, fmt))
+    except (ItemError, FileError, click.UsageError) as error:
+        message = error.format_message() if isinstance(error, click.UsageError) else str(error)
+        self.say(f"refused: {message}", err=True)
+        raise SystemExit(2) from None
+
+    refused = [(line, row) for line, row in rows if isinstance(row, ItemError)]
+    valid = [row for _, row in rows if not isinstance(row, ItemError)]
+    counts = {"created": 0, "updated": 0, "unchanged": 0}
+    if action == "import":
+        catalog = Catalog()
+        for item_id, value in (await latest_values(ITEMS_TOPIC)).items():
+            try:
+                catalog.upsert(parse_item_json(value, item_id=item_id))
+            except ItemError:
+                pass  # what the workers hold for it is nothing: the import writes it again
+        writes = []
+        for item in valid:
+            change = catalog.upsert(item)
+            counts[change] += 1
+            if change != "unchanged":
+                writes.append((item["item_id"], orjson.dumps(item)))
+        await write_records(ITEMS_TOPIC, writes)
+    report = {"file": str(path), "format": fmt, "action": action, "valid": len(valid),
+              **(counts if action == "import" else {}),
+              "refused": [{"line": line, "field": error.field, "reason": error.reason} for line, error in refused]}
+    if as_json:
+        self.say(json.dumps(report, indent=2))
+    else:
+        for line, error in refused:
+            self.say(f"line {line}: {error}", err=True)
+        done = (f"imported {len(valid)} items ({counts['created']} created, {counts['updated']} updated, "
+                f"{counts['unchanged']} unchanged)" if action == "import" else f"{len(valid)} valid items")
+        self.say(f"{done}, {len(refused)} lines refused: {path}")
+    if refused:
+        raise SystemExit(1)

@@ -34,6 +34,11 @@ personalization_decisions = _topic(settings.topic("personalization_decisions"), 
 rules = app.topic(settings.topic("rules"), partitions=1, replicas=settings.replication, compacting=True,
                   key_type=str, value_serializer="raw")
 
+# The item catalog, read whole by every worker (app/catalog.py): compacted, keyed by item id, one partition
+# like rules (a whole-topic reader gains nothing from more, and one partition keeps every write in order).
+items = app.topic(settings.topic("items"), partitions=1, replicas=settings.replication, compacting=True,
+                  key_type=str, value_serializer="raw")
+
 # Internal, JSON values read as bytes (our own code decodes them, so nothing is dropped unseen):
 # normalized events keyed by their raw id (userId, else anonymousId), and identity links; the identity
 # stage's tables (id -> person, seen messageIds) are co-partitioned with it.
@@ -43,4 +48,4 @@ events_by_person = _topic(
     f"{settings.app_id}-events-by-person", key_type=str, value_serializer="raw", internal=True
 )
 
-DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, rules, events_by_id, events_by_person)
+DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, rules, items, events_by_id, events_by_person)

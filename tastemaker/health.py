@@ -2,10 +2,10 @@
 
 A worker may serve table-backed requests only when all of these hold::
 
-    Kafka reachable ──▶ group joined, assignment received ──▶ not rebalancing ──▶ tables recovered
-         │                       │                                 │                     │
-    producer/admin          first on_partitions_assigned     revoke .. assign        changelog replay
-    can fetch metadata      signal of this process           window closed           finished
+    Kafka reachable ──▶ group joined, assignment received ──▶ not rebalancing ──▶ tables recovered ──▶ catalog read
+         │                       │                                 │                     │                  │
+    producer/admin          first on_partitions_assigned     revoke .. assign        changelog replay   items topic read
+    can fetch metadata      signal of this process           window closed           finished           to its end
 
 Until then ``/health`` answers 503 and names each failing check, so an orchestrator's readiness probe and a
 person reading it both see why.
@@ -22,6 +22,8 @@ class WorkerFacts:
     assignment_received: bool
     rebalancing: bool
     recovery_complete: bool
+    #: The item catalog read to the end of its topic (a worker without the stream role holds none: True).
+    catalog_loaded: bool = True
     #: topic -> partitions this worker owns, reported for operators (not part of the verdict: a worker
     #: with more peers than partitions legitimately owns none).
     assigned: dict[str, list[int]] = field(default_factory=dict)
@@ -53,6 +55,7 @@ def assess(facts: WorkerFacts) -> Health:
             "rebalancing" if facts.assignment_received else "waiting for partition assignment",
         ),
         "recovery": _check(facts.recovery_complete, "tables recovered", "table recovery in progress"),
+        "catalog": _check(facts.catalog_loaded, "item catalog read", "reading the item catalog"),
     }
     return Health(ready=all(c["ok"] for c in checks.values()), checks=checks)
 

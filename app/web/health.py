@@ -85,7 +85,16 @@ async def worker_facts() -> WorkerFacts:
         rebalancing=bool(app.rebalancing),
         recovery_complete=recovery.completed.is_set() and not recovery.in_recovery,
         assigned={topic: sorted(parts) for topic, parts in sorted(assigned.items())},
+        catalog_loaded=_catalog_loaded(),
     )
+
+
+def _catalog_loaded() -> bool:
+    if "stream" not in settings.roles:
+        return True  # a collecting-only worker does not hold the catalog
+    from app.catalog import follower
+
+    return follower.ready.is_set()
 
 
 @app.page("/health")

@@ -18,6 +18,7 @@ def test_ready_when_every_check_holds():
         ({"assignment_received": False}, "assignment", "waiting for partition assignment"),
         ({"rebalancing": True}, "assignment", "rebalancing"),
         ({"recovery_complete": False}, "recovery", "table recovery in progress"),
+        ({"catalog_loaded": False}, "catalog", "reading the item catalog"),
     ],
 )
 def test_each_failing_fact_makes_it_503_and_is_named(change, failing, detail):

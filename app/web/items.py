@@ -1,0 +1,122 @@
+"""The item catalog over HTTP: public reads, token-protected writes.
+
+    GET    /items?limit=100&after=ID&category=C&brand=B   a page of items in id order  {"items", "next", "total"}
+    GET    /items/{id}                                    one item | 404
+    PUT    /items/{id}      body: the item as JSON         200 {"item_id", "change", "item"} | 400 | 413
+    DELETE /items/{id}                                    200 {"item_id", "change": "deleted"} | 404
+
+Writes take ``Authorization: Bearer <TASTEMAKER_ADMIN_TOKEN>`` (401 without it, 403 while none is configured)
+and are validated by ``tastemaker.catalog.parse_item``, the rules of the bulk import; a refusal is
+``{"error": {"status", "field", "reason"}}``. A change goes to the compacted items topic (app/catalog.py),
+which every worker follows, and the answer comes once this worker's own copy shows it, so a GET right after
+a PUT sees it. Until the worker has read the topic to its end every call answers 503: a 404 then could be
+an item not yet read.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import orjson
+from faust.web import View
+
+from app.catalog import catalog, follower
+from app.main import app
+from app.topics import items as items_topic
+from app.web.auth import admin_refusal
+from app.web.errors import json_error
+from tastemaker.catalog import MAX_ITEM_BYTES, ItemError, parse_item_json
+
+DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
+VISIBLE_WITHIN = 10.0  # seconds a change may take to come back from Kafka to this worker
+
+
+def _loading(web):
+    if follower.ready.is_set():
+        return None
+    return json_error(web, 503, None, "the catalog is still being read from Kafka; retry shortly")
+
+
+async def _read_body(request) -> bytes:
+    """The body, read to its end or one byte past the item limit (``read(n)`` alone returns whatever has
+    arrived so far, which for a body in several TCP segments is only its beginning)."""
+    chunks, size = [], 0
+    while size <= MAX_ITEM_BYTES:
+        chunk = await request.content.read(MAX_ITEM_BYTES + 1 - size)
+        if not chunk:
+            break
+        chunks.append(chunk)
+        size += len(chunk)
+    return b"".join(chunks)
+
+
+def _item_error(web, error: ItemError):
+    return json_error(web, error.status, error.field, error.reason)
+
+
+async def _await_visible(web, visible) -> object | None:
+    deadline = asyncio.get_running_loop().time() + VISIBLE_WITHIN
+    while not visible():
+        if asyncio.get_running_loop().time() > deadline:
+            return json_error(web, 504, None, "written, but not yet visible on this worker")
+        await asyncio.sleep(0.02)
+    return None
+
+
+@app.page("/items")
+class Items(View):
+    async def get(self, request):
+        if loading := _loading(self):
+            return loading
+        try:
+            limit = int(request.query.get("limit", DEFAULT_LIMIT))
+            if not 1 <= limit <= MAX_LIMIT:
+                raise ValueError
+        except ValueError:
+            return json_error(self, 400, "limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        page = catalog.page(limit=limit, after=request.query.get("after"),
+                            category=request.query.get("category"), brand=request.query.get("brand"))
+        following = page[-1]["item_id"] if len(page) == limit else None
+        return self.json({"items": page, "next": following, "total": len(catalog)})
+
+
+@app.page("/items/{item_id}")
+class OneItem(View):
+    async def get(self, request, item_id: str):
+        if loading := _loading(self):
+            return loading
+        item = catalog.get(item_id)
+        if item is None:
+            return json_error(self, 404, "item_id", f"no item {item_id!r}")
+        return self.json(item)
+
+    async def put(self, request, item_id: str):
+        if refused := admin_refusal(self, request):
+            return refused
+        if loading := _loading(self):
+            return loading
+        body = await _read_body(request)
+        try:
+            if not body.strip():
+                raise ItemError(None, "the request body must hold the item as a JSON object")
+            item = parse_item_json(body, item_id=item_id)
+        except ItemError as error:
+            return _item_error(self, error)
+        change = catalog.change_of(item)
+        if change != "unchanged":
+            await (await items_topic.send(key=item_id, value=orjson.dumps(item)))
+            if late := await _await_visible(self, lambda: catalog.get(item_id) == item):
+                return late
+        return self.json({"item_id": item_id, "change": change, "item": item})
+
+    async def delete(self, request, item_id: str):
+        if refused := admin_refusal(self, request):
+            return refused
+        if loading := _loading(self):
+            return loading
+        if item_id not in catalog:
+            return json_error(self, 404, "item_id", f"no item {item_id!r}")
+        await (await items_topic.send(key=item_id, value=None))
+        if late := await _await_visible(self, lambda: item_id not in catalog):
+            return late
+        return self.json({"item_id": item_id, "change": "deleted"})
