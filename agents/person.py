@@ -22,11 +22,12 @@ from agents.trending import partition_trending
 from app.main import app, settings
 from app.rulebook import follower as rules_follower
 from app.rulebook import rulebook
-from app.topics import events_by_id, events_by_person, personalization_decisions
+from app.topics import events_by_id, events_by_person, interactions, personalization_decisions
 from tables.profiles import profiles
 from tastemaker import behaviour, bundles
 from tastemaker import person as persons
 from tastemaker.delivery import SourcePosition
+from tastemaker.interaction_log import interaction_record
 
 log = logging.getLogger(__name__)
 
@@ -48,6 +49,7 @@ async def update_persons(stream):
         # The bundle's outcome per person, written once at the end: a person with several items in the
         # bundle costs one table write (one RocksDB put, one changelog record) instead of one per item.
         written: dict[str, dict | None] = {}  # person -> state to store, or None to delete
+        history = bundles.BundleWriter(settings.partitions)  # the applied events' interaction records
         acks = []
         for index, entry in enumerate(items):
             try:
@@ -73,6 +75,8 @@ async def update_persons(stream):
                 written[person] = step.state
             if "applied" in step.outcomes and body.get("kind", "event") == "event":
                 partition_trending.add(message.partition, body)
+                if (record := interaction_record(person, body)) is not None:
+                    history.add(bundles.item(person, record))
             for send in step.sends:
                 out[send.to].add(bundles.item(send.key, send.value, send.source))
             OUTCOMES.update(step.outcomes)
@@ -80,6 +84,8 @@ async def update_persons(stream):
         # a write even when the worker is killed before its changelog record and offsets are sent, and a
         # redelivered event is then skipped as applied. A decision lost in that window would never be sent;
         # sent first, a crash can only repeat it, with the same decision id (subscribers drop repeats).
+        # The interaction history likewise: a redelivered event skipped as applied would not add it again.
+        acks += await send_bundles(interactions, history)
         if acks:
             await asyncio.gather(*acks)
         for person, state in written.items():

@@ -248,3 +248,41 @@ async def items(self, action: str, targets: tuple[str, ...], fmt: str | None, as
         self.say(f"{done}, {len(refused)} lines refused: {path}")
     if refused:
         raise SystemExit(1)
+
+
+@app.command(
+    option("--dry-run", is_flag=True, help="train and report, publish nothing"),
+    option("--json", "as_json", is_flag=True, help="the report as JSON"),
+)
+async def train(self, dry_run: bool, as_json: bool) -> None:
+    """Train a recommendation model on the interaction history in Kafka (the last TASTEMAKER_TRAIN_WINDOW
+    seconds) and the catalog; publish it to every worker if it is not worse than the serving one.
+
+    Exit status: 0 promoted (or would be, with --dry-run), 1 not promoted, 2 nothing to train on.
+    """
+    from app.training import read_serving, train_once
+    from tastemaker.catalog import parse_item_json
+
+    await ensure_topics(settings.bootstrap_servers, topic_specs(app))
+    catalog_items = []
+    for item_id, value in (await latest_values(ITEMS_TOPIC)).items():
+        try:
+            catalog_items.append(parse_item_json(value, item_id=item_id))
+        except Exception:  # noqa: BLE001 - a record that is not an item is no item (as on the workers)
+            continue
+    report = await train_once(catalog_items, await read_serving(), publish_model=not dry_run)
+    summary = report.to_dict()
+    if as_json:
+        self.say(json.dumps(summary, indent=2))
+    else:
+        self.say(f"model {summary['version']}: {summary['interactions']} interactions of {summary['persons']} "
+                 f"persons, {summary['items']} items, {summary['holdout']} held-out cases, {summary['seconds']} s")
+        for name in ("metrics", "serving_metrics", "popularity_metrics"):
+            if summary[name]:
+                self.say(f"  {name:<19} " + ", ".join(f"{k} {v:.4f}" for k, v in summary[name].items() if k != "cases"))
+        verdict = "promoted" if report.promote and not dry_run else "would be promoted" if report.promote else "not promoted"
+        self.say(f"{verdict}: {report.why}")
+    if report.snapshot is None:
+        raise SystemExit(2)
+    if not report.promote:
+        raise SystemExit(1)

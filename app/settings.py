@@ -86,6 +86,14 @@ class Settings:
     #: Bearer token of the admin API (rules). A secret: environment only. Empty: the admin API refuses all.
     admin_token: str = field(default="", repr=False)
 
+    #: How long the interaction history (``<app_id>-interactions``) is kept in Kafka, seconds (30 days);
+    #: the model is trained from it.
+    interactions_retention: float = 30 * 24 * 3600.0
+    #: Train on the last this many seconds of interactions (at most the retention).
+    train_window: float = 30 * 24 * 3600.0
+    #: The leader worker retrains every this many seconds; 0: only ``faust -A app train``.
+    train_every: float = 6 * 3600.0
+
     @property
     def datadir(self) -> Path:
         return self.data_dir / self.app_id
@@ -175,6 +183,10 @@ class Settings:
             fatigue_per_day=number("TASTEMAKER_FATIGUE_PER_DAY", defaults.fatigue_per_day, int, 0),
             page_types=env.get("TASTEMAKER_PAGE_TYPES", ""),
             admin_token=env.get("TASTEMAKER_ADMIN_TOKEN", ""),
+            interactions_retention=number("TASTEMAKER_INTERACTIONS_RETENTION", defaults.interactions_retention,
+                                          float, 3600),
+            train_window=number("TASTEMAKER_TRAIN_WINDOW", defaults.train_window, float, 60),
+            train_every=number("TASTEMAKER_TRAIN_EVERY", defaults.train_every, float, 0),
         )
         try:
             PageTypes.from_spec(settings.page_types)

@@ -7,6 +7,8 @@ what is created at worker start and by ``faust -A app create-topics``.
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from app.main import app, settings
 from tastemaker.ingest.routing import INPUT_TOPICS
 
@@ -48,4 +50,17 @@ events_by_person = _topic(
     f"{settings.app_id}-events-by-person", key_type=str, value_serializer="raw", internal=True
 )
 
-DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, rules, items, events_by_id, events_by_person)
+# What persons did with items (the applied events that carry items or engagement), bundled and keyed by
+# person: the training data of the recommender (faust -A app train), kept for TASTEMAKER_INTERACTIONS_RETENTION.
+interactions = _topic(f"{settings.app_id}-interactions", key_type=str, value_serializer="raw", internal=True,
+                      retention=timedelta(seconds=settings.interactions_retention))
+# Trained recommendation models (tastemaker/recommend/model.py snapshots), read whole by every worker
+# (app/model_store.py): compacted, one partition, key "serving" holds the model in force. A snapshot of
+# 10,000 items is ~2 MB, over Kafka's default 1 MB record limit.
+MODEL_MAX_BYTES = 64 * 1024 * 1024
+models = app.topic(f"{settings.app_id}-models", partitions=1, replicas=settings.replication, compacting=True,
+                   key_type=str, value_serializer="raw", internal=True,
+                   config={"max.message.bytes": str(MODEL_MAX_BYTES)})
+
+DECLARED = (*INPUTS.values(), dead_letter, personalization_decisions, rules, items, events_by_id, events_by_person,
+            interactions, models)

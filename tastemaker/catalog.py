@@ -337,6 +337,10 @@ class Catalog:
     def get(self, item_id: str) -> dict[str, Any] | None:
         return self._items.get(item_id)
 
+    def items(self) -> list[dict[str, Any]]:
+        """Every item (a list: safe to hand to another thread while the follower goes on)."""
+        return list(self._items.values())
+
     def change_of(self, item: Mapping[str, Any]) -> str:
         """What upserting ``item`` would be: ``created``, ``updated`` or ``unchanged``."""
         current = self._items.get(item["item_id"])

@@ -1,0 +1,170 @@
+"""``GET /recommendations/{id}``: a person's list, computed on the worker that holds their profile.
+
+    any worker ──▶ the id's owner (identities): which person? ──▶ the person's owner (profiles):
+                   state + model + catalog + trending ──▶ tastemaker/recommend/pipeline.recommend ──▶ JSON
+
+Query: ``limit`` (1..50, default 10), ``context`` (``device:mobile,locale:de-DE,referrer:google.com,
+campaign:spring``; the profile's last context when absent), ``exclude`` (comma-separated item ids), ``block``
+(the page block asking, echoed back), ``item_id`` (the item on the page: left out of the list).
+
+Never an error page to a site for what is not the request's fault: when the model, the profile or a
+partition owner is unavailable the answer is popular content with ``fallback: true`` and the reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from typing import Any
+
+import aiohttp
+import orjson
+
+from app.catalog import catalog as item_catalog
+from app.main import app
+from app.model_store import model_store
+from app.web.errors import json_error
+from app.web.trending import trending_now
+from tables.identities import identities
+from tables.profiles import profiles
+from tastemaker.identity import person_of
+from tastemaker.recommend import pipeline
+from tastemaker.recommend.catalog import Catalog
+
+log = logging.getLogger(__name__)
+
+MAX_LIMIT = 50
+MAX_EXCLUDE = 100
+CONTEXT_KEYS = ("device", "locale", "referrer", "campaign")
+FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=2.0)
+MAX_HOPS = 4  # tombstones of merged persons point on
+
+
+class Views:
+    """What every request reads, rebuilt only when it changed: the catalog index (by catalog version) and
+    trending (at most once a second)."""
+
+    def __init__(self) -> None:
+        self._catalog: tuple[int, Catalog] | None = None
+        self._trending: tuple[float, list[tuple[str, float]]] = (0.0, [])
+
+    def catalog(self) -> Catalog:
+        if self._catalog is None or self._catalog[0] != item_catalog.version:
+            self._catalog = (item_catalog.version, Catalog(item_catalog.items()))
+        return self._catalog[1]
+
+    def trending(self, now: float) -> list[tuple[str, float]]:
+        if now - self._trending[0] >= 1.0:
+            self._trending = (now, trending_now("item", 100, now))
+        return self._trending[1]
+
+
+views = Views()
+
+
+class BadQuery(ValueError):
+    def __init__(self, field: str, reason: str) -> None:
+        super().__init__(reason)
+        self.field, self.reason = field, reason
+
+
+def parse_query(query) -> dict[str, Any]:
+    try:
+        limit = int(query.get("limit", "10"))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except ValueError:
+        raise BadQuery("limit", f"limit must be a whole number from 1 to {MAX_LIMIT}") from None
+    context = None
+    if query.get("context"):
+        context = {}
+        for part in query["context"].split(","):
+            key, sep, value = part.partition(":")
+            key = key.strip()
+            if not sep or key not in CONTEXT_KEYS or not value.strip():
+                raise BadQuery("context", f"context is key:value pairs separated by commas, keys "
+                                          f"{', '.join(CONTEXT_KEYS)}; not {part!r}")
+            context[key] = {"name": value.strip()} if key == "campaign" else value.strip()
+    exclude = [i for i in (query.get("exclude") or "").split(",") if i.strip()]
+    if len(exclude) > MAX_EXCLUDE:
+        raise BadQuery("exclude", f"at most {MAX_EXCLUDE} excluded items")
+    if query.get("item_id"):
+        exclude.append(query["item_id"])
+    return {"limit": limit, "context": context, "exclude": exclude, "block": query.get("block"),
+            "item_id": query.get("item_id")}
+
+
+def answer(person: str | None, state: dict | None, asked: dict[str, Any], fallback_reason: str | None = None):
+    now = time.time()
+    snapshot = model_store.snapshot
+    trending = views.trending(now)
+    popular = {"": snapshot.popular if snapshot is not None and getattr(snapshot, "popular", None) else trending}
+    request = pipeline.Request(count=asked["limit"], now=now, context=asked["context"], exclude=asked["exclude"],
+                               personalize=fallback_reason is None)
+    subject = None
+    if state is not None and fallback_reason is None:
+        subject = {"profile": state.get("profile"), "session": (state.get("sessions") or {}).get("current"),
+                   "recommend": state.get("recommend")}
+    result = pipeline.recommend(subject, snapshot, views.catalog(), trending, popular, request)
+    body = result.to_dict()
+    if fallback_reason is not None:
+        body.update(fallback=True, fallback_reason=fallback_reason)
+    body.pop("filtered", None)
+    return {"person": person, "block": asked["block"], **body,
+            "model_version": snapshot.version if snapshot is not None else None}
+
+
+@app.page("/recommendations/{person_id}")
+async def get_recommendations(web, request, person_id: str):
+    try:
+        asked = parse_query(request.query)
+    except BadQuery as bad:
+        return json_error(web, 400, bad.field, bad.reason)
+    try:
+        forwarded = await _forward_to_owner(identities, person_id, request.path_qs)
+        if forwarded is not None:
+            return web.json(forwarded)
+        person = person_of(identities.get(person_id), person_id)
+        for _ in range(MAX_HOPS):
+            forwarded = await _forward_to_owner(profiles, person, f"/persons/{person}/recommendations?"
+                                                                  f"{request.query_string}")
+            if forwarded is not None and "merged_into" not in forwarded:
+                return web.json(forwarded)
+            state = profiles.get(person) if forwarded is None else forwarded
+            if not state or not state.get("merged_into"):
+                return web.json(answer(person, state, asked))
+            person = state["merged_into"]
+        return web.json(answer(person, None, asked, "owner_unavailable"))
+    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+        log.warning("recommendations: a partition owner did not answer (%s); serving the fallback", type(error).__name__)
+        return web.json(answer(None, None, asked, "owner_unavailable"))
+
+
+@app.page("/persons/{person_id}/recommendations")
+async def get_person_recommendations(web, request, person_id: str):
+    """The person's owner computing the list (asked by the worker that resolved the id)."""
+    try:
+        asked = parse_query(request.query)
+    except BadQuery as bad:
+        return json_error(web, 400, bad.field, bad.reason)
+    state = profiles.get(person_id)
+    if state and state.get("merged_into"):
+        return web.json({"merged_into": state["merged_into"]})  # the asking worker follows it
+    return web.json(answer(person_id, state, asked))
+
+
+async def _forward_to_owner(table, key: str, path_qs: str) -> dict | None:
+    """The owner's answer when another worker owns ``key`` in ``table``; None when this worker does."""
+    url = app.router.key_store(table.name, key)
+    if (url.host, url.port) == (app.conf.canonical_url.host, app.conf.canonical_url.port):
+        return None
+    async with app.http_client.get(url.with_path("/").join(_relative(path_qs)), timeout=FORWARD_TIMEOUT) as response:
+        response.raise_for_status()
+        return orjson.loads(await response.read())
+
+
+def _relative(path_qs: str):
+    from yarl import URL
+
+    return URL(path_qs.lstrip("/"), encoded=True)

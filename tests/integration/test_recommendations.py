@@ -1,0 +1,145 @@
+"""Recommendations end to end against a real broker and real workers: a catalog on the items topic,
+behaviour on the input topics, ``faust -A app train`` on the interaction history in Kafka, lists from
+``GET /recommendations/{id}``; a worker started after training serves the same model without training."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from datetime import datetime, timezone
+from pathlib import Path
+
+import orjson
+import pytest
+from aiokafka import AIOKafkaProducer
+
+from tests.support.kafka import bootstrap
+from tests.support.worker import REPO, Deployment
+
+pytestmark = pytest.mark.integration
+
+CATEGORIES = ("shoes", "books", "garden")
+ITEMS = {f"{category}-{n}": category for category in CATEGORIES for n in range(20)}
+
+
+def iso(at: float) -> str:
+    return datetime.fromtimestamp(at, timezone.utc).isoformat().replace("+00:00", "Z")
+
+
+def view(person: str, item_id: str, at: float) -> dict:
+    return {"type": "track", "event": "Product Viewed", "anonymousId": person, "messageId": uuid.uuid4().hex,
+            "timestamp": iso(at), "properties": {"product_id": item_id, "category": ITEMS[item_id]},
+            "context": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"}}
+
+
+async def send(deployed, topic: str, records: list[tuple[str, bytes | None]]) -> None:
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap(deployed.broker), acks="all")
+    await producer.start()
+    try:
+        sent = [await producer.send(deployed.topic(topic), value, key=key.encode()) for key, value in records]
+        await asyncio.gather(*sent)
+    finally:
+        await producer.stop()
+
+
+async def cli(deployed, *args: str) -> tuple[int, str]:
+    process = await asyncio.create_subprocess_exec(
+        str(Path(sys.executable).parent / "faust"), "-A", "app", *args, cwd=REPO,
+        env={**os.environ, "PYTHONPATH": str(REPO), **deployed.env},
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT)
+    out, _ = await process.communicate()
+    return process.returncode, out.decode()
+
+
+async def until(worker, path: str, check, timeout: float = 40.0):
+    deadline = time.monotonic() + timeout
+    while True:
+        status, body = await worker.get_json(path)
+        if status == 200 and check(body):
+            return body
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{worker.name} {path}: {status} {body}")
+        await asyncio.sleep(0.2)
+
+
+def share(body: dict, category: str) -> float:
+    items = body["items"]
+    return sum(ITEMS.get(i["item_id"]) == category for i in items) / max(len(items), 1)
+
+
+@pytest.fixture(scope="module")
+async def trained(broker, tmp_path_factory):
+    """One worker, a catalog, 45 persons who each keep to one category, and a model trained on them."""
+    deployed = Deployment(broker, tmp_path_factory.mktemp("recommend"), TASTEMAKER_TRAIN_EVERY="0")
+    first = deployed.worker("first").start()
+    try:
+        await first.wait_ready()
+        await send(deployed, "items", [(item_id, orjson.dumps({"item_id": item_id, "title": item_id,
+                                                                "categories": [category]}))
+                                       for item_id, category in ITEMS.items()])
+        await until(first, "/items?limit=100", lambda body: body["total"] == len(ITEMS))
+        # Before any model: popular/default content, marked as a fallback.
+        body = await until(first, "/recommendations/nobody-yet", lambda body: True)
+        assert body["fallback"] is True and body["model_version"] is None and body["items"]
+
+        start = time.time() - 3600
+        history = []
+        for n in range(45):
+            category = CATEGORIES[n % 3]
+            own = [i for i, c in ITEMS.items() if c == category]
+            for k in range(8):
+                item_id = own[(n * 7 + k * 3) % len(own)]
+                history.append((f"history-{n}", orjson.dumps(view(f"history-{n}", item_id, start + n * 60 + k))))
+        await send(deployed, "clickstream", history)
+        await until(first, "/stats/ingest", lambda body: body["outcomes"].get("applied", 0) >= len(history), 60)
+        code, out = await cli(deployed, "train", "--json")
+        assert code == 0, out
+        report = orjson.loads(out[out.index("{"):])
+        assert report["promote"] and report["interactions"] > 0 and report["holdout"] > 0
+        # The model learnt the categories: better than popularity on the held-out views.
+        assert report["metrics"]["hit_rate_at_10"] > report["popularity_metrics"]["hit_rate_at_10"]
+        await until(first, "/recommendations/nobody-yet", lambda body: body["model_version"] == report["version"])
+        yield deployed, first, report
+    finally:
+        deployed.shutdown()
+
+
+async def test_the_very_next_recommendation_reflects_the_views_just_sent(trained):
+    deployed, first, report = trained
+    shopper = f"shopper-{uuid.uuid4().hex[:8]}"
+    before = await until(first, f"/recommendations/{shopper}?limit=10", lambda body: True)
+    now = time.time()
+    viewed = ["garden-1", "garden-2", "garden-3"]
+    await send(deployed, "clickstream", [(shopper, orjson.dumps(view(shopper, item_id, now + k)))
+                                         for k, item_id in enumerate(viewed)])
+    await until(first, f"/profiles/{shopper}", lambda body: body["profile"]["counts"].get("Product Viewed") == 3)
+    after = await until(first, f"/recommendations/{shopper}?limit=10", lambda body: True)  # the next call
+    assert after["model_version"] == report["version"] and after["fallback"] is False
+    assert share(after, "garden") >= 0.6 > share(before, "garden")
+    assert all(i["source"] in {"collaborative", "content", "popular", "trending", "rule"} and i["reason"]
+               for i in after["items"])
+
+
+async def test_a_worker_started_after_training_serves_the_same_model_without_training(trained):
+    deployed, first, report = trained
+    second = deployed.worker("second").start()
+    await second.wait_ready()
+    body = await until(second, "/recommendations/history-2?limit=5", lambda body: body["model_version"] is not None)
+    assert body["model_version"] == report["version"]
+    assert "training:" not in second.log_tail(400)  # loaded from the models topic, not trained
+    # Both workers answer for any id (each forwards to the owner of the person's partition).
+    for n in range(6):
+        answers = [await until(w, f"/recommendations/history-{n}?limit=5", lambda body: True) for w in (first, second)]
+        assert answers[0]["model_version"] == answers[1]["model_version"] == report["version"]
+        assert [i["item_id"] for i in answers[0]["items"]] == [i["item_id"] for i in answers[1]["items"]]
+
+
+async def test_bad_queries_are_refused_naming_the_field(trained):
+    _, first, _ = trained
+    for query, field in (("limit=0", "limit"), ("limit=x", "limit"), ("context=color:red", "context"),
+                         ("context=device", "context")):
+        status, body = await first.get_json(f"/recommendations/someone?{query}")
+        assert status == 400 and body["error"]["field"] == field, body
