@@ -19,10 +19,15 @@ help:
 	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
 
 # Install into a local virtual environment, again only when pyproject.toml changes.
+# lightfm-next is compiled here (~1 min): its manylinux wheel links `__log_finite`, which glibc >= 2.31 no
+# longer exports, so it does not import. LIGHTFM_NO_CFLAGS drops its -march=native -ffast-math: a portable
+# build, safe to reuse from pip's wheel cache on another CPU.
+LIGHTFM_FROM_SOURCE := PIP_NO_BINARY=lightfm-next LIGHTFM_NO_CFLAGS=1
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11) and "Python 3.11 is required")'
 	$(PYTHON) -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(LIGHTFM_FROM_SOURCE) $(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test]'
+	@$(VENV)/bin/python -c 'import lightfm' || { echo "lightfm does not import: 'make clean' and install again" >&2; exit 1; }
 	touch $@
 
 run: $(INSTALLED)
