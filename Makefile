@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit browser bench bench-collector bench-pipeline bench-decisions kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser bench bench-collector bench-pipeline bench-decisions bench-quality kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
@@ -15,6 +15,7 @@ help:
 	@echo "make bench    every benchmark (bench/), each next to a baseline from the same run:"
 	@echo "              bench-collector (events/s, latency), bench-pipeline (stream events/s),"
 	@echo "              bench-decisions (event-to-decision latency through Kafka)"
+	@echo "make bench-quality  recommendation quality: MovieLens 100k p@10/AUC, session next-item hit rate (no Kafka)"
 	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
 	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
 
@@ -62,6 +63,10 @@ bench-pipeline: $(INSTALLED) kafka-fetch
 
 bench-decisions: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/decision_latency.py
+
+# Fetches MovieLens 100k into .cache/movielens on first run (BENCH_SEEDS, default 3; BENCH_QUICK=1: one seed).
+bench-quality: $(INSTALLED)
+	$(VENV)/bin/python bench/recommend_quality.py
 
 kafka-fetch:
 	@$(KAFKA) fetch

@@ -176,8 +176,9 @@ def fit(interactions: Sequence[Interaction], catalog: Iterable[Mapping[str, Any]
     dataset = Dataset(user_identity_features=True, item_identity_features=config.item_identity)
     dataset.fit(persons, item_ids, user_features=context_tokens, item_features=item_tokens)
     matrix, weights = dataset.build_interactions((i.person, i.item_id, i.weight) for i in interactions)
-    item_features = dataset.build_item_features(((i, items.get(i, [])) for i in item_ids))
-    user_features = dataset.build_user_features(((p, list(contexts.get(p, ()))) for p in persons))
+    weight = config.feature_weight
+    item_features = dataset.build_item_features(((i, {t: weight for t in items.get(i, [])}) for i in item_ids))
+    user_features = dataset.build_user_features(((p, {t: weight for t in contexts.get(p, ())}) for p in persons))
     model = LightFM(no_components=config.components, loss=config.loss, learning_rate=config.learning_rate,
                     item_alpha=config.item_alpha, user_alpha=config.user_alpha, max_sampled=config.max_sampled,
                     random_state=config.seed)
