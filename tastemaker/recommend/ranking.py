@@ -1,0 +1,84 @@
+"""Score adjustments from the profile: affinities, intent, onboarding answers.
+
+An item's final score is its candidate score (in [0, 1] after mixing sources, candidates.py) plus::
+
+    category_affinity * max share of the person's category affinity among the item's categories
+  + brand_affinity    * share of its brand
+  + tag_affinity      * max share among its tags
+  + purchase_intent_cart_category * purchase intent   if the item shares a category with the cart
+  + research_intent_content       * research intent   if the item is an article/guide (content_kinds)
+  + onboarding                                         if its category or brand was chosen in onboarding
+
+Shares are the profile's affinities normalised per dimension (tastemaker/affinity.py ``scores_at``), so a
+bonus is the same for a new and a long-time visitor with the same tastes. Intent scores are in [0, 1]
+(tastemaker/intent.py). All weights: ``RankingConfig``; each is the most its term can add.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Mapping
+
+from tastemaker import affinity
+from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.config import RankingConfig
+from tastemaker.recommend.features import _clean
+
+DEFAULT = RankingConfig()
+
+
+@dataclass
+class Signals:
+    """What ranking reads of a person, lower-cased keys."""
+    category: dict[str, float] = field(default_factory=dict)
+    brand: dict[str, float] = field(default_factory=dict)
+    tag: dict[str, float] = field(default_factory=dict)
+    purchase_intent: float = 0.0
+    research_intent: float = 0.0
+    cart_categories: frozenset[str] = frozenset()
+    preferred_categories: frozenset[str] = frozenset()
+    preferred_brands: frozenset[str] = frozenset()
+
+
+def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any] | None, now: float) -> Signals:
+    profile = profile or {}
+    shares = affinity.scores_at(profile.get("affinities"), now) if profile.get("affinities") else {}
+    intent = profile.get("intent") or {}
+    cart_items = ((profile.get("cart") or {}).get("items") or {}).values()
+    preferences = preferences or {}
+    return Signals(
+        category={_clean(k): v for k, v in (shares.get("category") or {}).items()},
+        brand={_clean(k): v for k, v in (shares.get("brand") or {}).items()},
+        tag={_clean(k): v for k, v in (shares.get("tag") or {}).items()},
+        purchase_intent=float(intent.get("purchase") or 0.0),
+        research_intent=float(intent.get("research") or 0.0),
+        cart_categories=frozenset(_clean(item[2]) for item in cart_items if item[2]),
+        preferred_categories=frozenset(_clean(c) for c in preferences.get("categories") or []),
+        preferred_brands=frozenset(_clean(b) for b in preferences.get("brands") or []))
+
+
+def adjustment(item_id: str, catalog: Catalog, signals: Signals, config: RankingConfig = DEFAULT) -> tuple[float, str | None]:
+    """The bonus of an item, and a short reason when one term dominates (else None)."""
+    item = catalog.get(item_id) or {}
+    categories = catalog.categories(item_id)
+    tags = [_clean(t) for t in item.get("tags") or []]
+    brand = _clean(item["brand"]) if item.get("brand") else None
+    terms: dict[str, float] = {}
+    best_category = max(categories, key=lambda c: signals.category.get(c, 0.0), default=None)
+    if best_category and signals.category.get(best_category):
+        terms[f"you often look at {best_category}"] = config.category_affinity * signals.category[best_category]
+    if brand and signals.brand.get(brand):
+        terms[f"you like {brand}"] = config.brand_affinity * signals.brand[brand]
+    if tags and signals.tag:
+        terms["matches your interests"] = config.tag_affinity * max(signals.tag.get(t, 0.0) for t in tags)
+    if signals.purchase_intent and signals.cart_categories.intersection(categories):
+        terms["goes with your cart"] = config.purchase_intent_cart_category * signals.purchase_intent
+    if signals.research_intent and set(config.content_kinds).intersection(categories + tags):
+        terms["a guide for your research"] = config.research_intent_content * signals.research_intent
+    chosen = signals.preferred_categories.intersection(categories) or (brand and brand in signals.preferred_brands)
+    if chosen:
+        terms["you chose it in onboarding"] = config.onboarding
+    if not terms:
+        return 0.0, None
+    reason, top = max(terms.items(), key=lambda kv: kv[1])
+    return sum(terms.values()), reason if top >= 0.1 else None
