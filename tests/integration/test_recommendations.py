@@ -118,7 +118,11 @@ async def test_the_very_next_recommendation_reflects_the_views_just_sent(trained
     await until(first, f"/profiles/{shopper}", lambda body: body["profile"]["counts"].get("Product Viewed") == 3)
     after = await until(first, f"/recommendations/{shopper}?limit=10", lambda body: True)  # the next call
     assert after["model_version"] == report["version"] and after["fallback"] is False
-    assert share(after, "garden") >= 0.6 > share(before, "garden")
+    # Garden leads the list and holds the most of it; diversity keeps any one category to its configured
+    # share (40% of the list before the exploration slot, tastemaker/recommend/config.py).
+    assert ITEMS[after["items"][0]["item_id"]] == "garden"
+    assert share(after, "garden") > share(before, "garden")
+    assert share(after, "garden") == max(share(after, c) for c in CATEGORIES) >= 0.4
     assert all(i["source"] in {"collaborative", "content", "popular", "trending", "rule"} and i["reason"]
                for i in after["items"])
 
