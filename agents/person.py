@@ -108,7 +108,7 @@ def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePo
     if kind == "tick":
         return persons.on_tick(state, person, float(body["now"]), knowledge, time.time())
     if kind == "command":
-        return persons.on_command(state, person, str(body["command"]), float(body["at"]), here)
+        return persons.on_command(state, person, str(body["command"]), float(body["at"]), here, body.get("args"))
     if kind == "forget_tombstone":
         return persons.on_forget_tombstone(state, str(body["of"]))
     if kind == "merge_into":

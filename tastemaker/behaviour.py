@@ -11,7 +11,8 @@
 
 The person's state holds each part under its own key (``parts``): ``profile`` (tastemaker/profile.py),
 ``sessions`` (tastemaker/sessions.py), ``windows`` (tastemaker/windows.py), ``rules`` (the rules' guard
-and timer state, tastemaker/rules) and ``clock``.
+and timer state, tastemaker/rules), ``recommend`` (the person's controls, onboarding answers and frequency
+caps, tastemaker/recommend/controls.py) and ``clock``.
 
 Time: sessions, windows and rule timers run on event time. The wall clock only says when to look for what
 is due although the person sends nothing: ``clock`` keeps the lag between the latest received event's
@@ -35,6 +36,7 @@ from typing import Any, Mapping
 
 from tastemaker import affinity, profile as profiles, sessions, windows
 from tastemaker.page_types import PageTypes
+from tastemaker.recommend import caps, controls
 from tastemaker.rules import Evaluation, RuleSet, Suppressed, due_timers, timer_event
 
 SESSION_END = "session_end"
@@ -62,7 +64,7 @@ class Learnt:
 
 def empty_parts() -> dict[str, Any]:
     return {"profile": profiles.empty(), "sessions": sessions.empty(), "windows": windows.empty(), "rules": {},
-            "clock": None}
+            "clock": None, "recommend": controls.empty()}
 
 
 def _lag(parts: Mapping[str, Any]) -> float:
@@ -94,8 +96,31 @@ def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Know
         learnt.outcomes.append("late:windows")
 
     learnt.parts["profile"] = profiles.apply_event(learnt.parts.get("profile"), event, knowledge.profile)
+    recommend = _apply_to_caps(parts.get("recommend"), event, at)
+    if recommend is not None:
+        learnt.parts["recommend"] = recommend
     _evaluate(learnt, event, lambda: _open_session(learnt.parts["sessions"], event, knowledge), knowledge, at)
     return learnt
+
+
+# Events that feed the recommendations' frequency caps (tastemaker/recommend/caps.py): what a block showed
+# (its items in ``products``) and what the person clicked.
+SHOWN = "Recommendation Shown"
+CLICKS = ("Product Clicked", "Recommendation Clicked")
+
+
+def _apply_to_caps(state: Mapping[str, Any] | None, event: Mapping[str, Any], at: float) -> dict[str, Any] | None:
+    """The recommend part after a show or a click, or None when the event is neither."""
+    name, items = event.get("name"), event.get("item_ids") or []
+    if event.get("type") != "track" or not items or (name != SHOWN and name not in CLICKS):
+        return None
+    state = {**controls.empty(), **(state or {})}
+    if name == SHOWN:
+        state["caps"] = caps.record_shown(state.get("caps"), items, at)
+    else:
+        for item_id in items:
+            state["caps"] = caps.record_click(state.get("caps"), item_id)
+    return state
 
 
 def on_tick(parts: Mapping[str, Any], wall_now: float, knowledge: Knowledge) -> Learnt:

@@ -39,6 +39,7 @@ from tastemaker import profile as profiles
 from tastemaker.behaviour import Knowledge
 from tastemaker.delivery import SourcePosition, is_applied, mark_applied, merge_applied
 from tastemaker.identity import ids_to_link
+from tastemaker.recommend import controls
 
 BY_ID, BY_PERSON = "by_id", "by_person"
 
@@ -62,7 +63,7 @@ class Step:
     delete: bool = False  # delete the person's state (forget)
 
 
-PARTS = ("profile", "sessions", "windows", "rules", "clock")
+PARTS = ("profile", "sessions", "windows", "rules", "clock", "recommend")
 
 
 def new_person(person: str) -> dict[str, Any]:
@@ -172,17 +173,22 @@ def on_unlink(state: Mapping[str, Any] | None, person: str, raw_id: str) -> Step
     return Step({**state, "ids": [i for i in state["ids"] if i != raw_id]})
 
 
-COMMANDS = ("reset", "opt_out", "opt_in", "forget")
+COMMANDS = ("reset", "opt_out", "opt_in", "forget", "not_interested", "undo_not_interested", "preferences")
 
 
-def on_command(state: Mapping[str, Any] | None, person: str, command: str, at: float, here: SourcePosition) -> Step:
-    """A person's request about their own data. Idempotent: repeating a command changes nothing more."""
+def on_command(state: Mapping[str, Any] | None, person: str, command: str, at: float, here: SourcePosition,
+               args: Mapping[str, Any] | None = None) -> Step:
+    """A person's request about their own data. Idempotent: repeating a command changes nothing more.
+    ``args``: not_interested / undo_not_interested: ``item_id`` and/or ``category``; preferences: ``categories``
+    and ``brands`` (onboarding answers: kept, and credited to the profile's affinities)."""
     if command not in COMMANDS:
         raise ValueError(f"unknown command {command!r}")
+    if not state and command in ("preferences", "not_interested"):
+        state = new_person(person)  # onboarding before any event: the answers are the person's first state
     if not state:
         return Step(None, outcomes=[f"command:{command}:nobody"])
     if state["merged_into"]:  # routed before a merge: it is the surviving person's to apply
-        body = {"kind": "command", "command": command, "at": at}
+        body = {"kind": "command", "command": command, "at": at, **({"args": dict(args)} if args else {})}
         return Step(None, [Send(BY_PERSON, state["merged_into"], body, here)], ["forwarded"])
     if command == "forget":
         step = Step(None, delete=True, outcomes=["command:forget"])
@@ -196,8 +202,16 @@ def on_command(state: Mapping[str, Any] | None, person: str, command: str, at: f
         parts.update(behaviour.empty_parts(), profile=profiles.reset(state["profile"]))
     elif command == "opt_out":
         parts.update(profile=profiles.opt_out(state["profile"], at), rules={})
-    else:
+    elif command == "opt_in":
         parts["profile"] = profiles.opt_in(state["profile"])
+    elif command in ("not_interested", "undo_not_interested"):
+        change = controls.not_interested if command == "not_interested" else controls.undo_not_interested
+        args = args or {}
+        parts["recommend"] = change(state.get("recommend"), item_id=args.get("item_id"), category=args.get("category"))
+    else:  # preferences
+        args = args or {}
+        recommend = controls.set_preferences(state.get("recommend"), args.get("categories") or (), args.get("brands") or ())
+        parts.update(recommend=recommend, profile=controls.seed_profile(state["profile"], recommend["preferences"], at))
     return Step({**state, **parts}, outcomes=[f"command:{command}"])
 
 

@@ -65,12 +65,92 @@ app.page("/profiles/{profile_id}/opt-out", name="profile_opt_out")(_command_view
 app.page("/profiles/{profile_id}/opt-in", name="profile_opt_in")(_command_view("opt_in"))
 
 
-async def _command(web, raw_id: str, command: str):
+MAX_CHOICES = 20  # onboarding answers per kind
+MAX_NAME = 200
+
+
+def _text(value, field: str) -> str:
+    if not isinstance(value, str) or not value.strip() or len(value) > MAX_NAME:
+        raise ValueError(field, f"{field} must be a non-empty string of at most {MAX_NAME} characters")
+    return value.strip()
+
+
+def not_interested_args(body) -> dict:
+    """``{"item_id": .., "category": .., "undo": false}``: at least one of item_id and category."""
+    if not isinstance(body, dict):
+        raise ValueError(None, "the body must be a JSON object")
+    unknown = sorted(set(body) - {"item_id", "category", "undo"})
+    if unknown:
+        raise ValueError(unknown[0], f"unknown field {unknown[0]!r}: item_id, category, undo")
+    if body.get("item_id") is None and body.get("category") is None:
+        raise ValueError("item_id", "name an item_id or a category")
+    if not isinstance(body.get("undo", False), bool):
+        raise ValueError("undo", "undo must be true or false")
+    return {name: _text(body[name], name) for name in ("item_id", "category") if body.get(name) is not None}
+
+
+def preferences_args(body) -> dict:
+    """``{"categories": [..], "brands": [..]}``: onboarding answers."""
+    if not isinstance(body, dict):
+        raise ValueError(None, "the body must be a JSON object")
+    unknown = sorted(set(body) - {"categories", "brands"})
+    if unknown:
+        raise ValueError(unknown[0], f"unknown field {unknown[0]!r}: categories, brands")
+    args = {}
+    for name in ("categories", "brands"):
+        values = body.get(name) or []
+        if not isinstance(values, list) or len(values) > MAX_CHOICES:
+            raise ValueError(name, f"{name} must be a list of at most {MAX_CHOICES} strings")
+        args[name] = [_text(v, f"{name}[{n}]") for n, v in enumerate(values)]
+    if not args["categories"] and not args["brands"]:
+        raise ValueError("categories", "name at least one category or brand")
+    return args
+
+
+async def _body_json(request):
+    try:
+        return orjson.loads(await request.read())
+    except orjson.JSONDecodeError:
+        raise ValueError(None, "the body is not JSON") from None
+
+
+@app.page("/profiles/{profile_id}/not-interested")
+class NotInterested(View):
+    """"Not interested" in an item or a category (``"undo": true`` takes it back); write key or admin."""
+
+    async def post(self, request, profile_id: str):
+        if refused := site_refusal(self, request):
+            return refused
+        try:
+            body = await _body_json(request)
+            args = not_interested_args(body)
+        except ValueError as bad:
+            return json_error(self, 400, *bad.args)
+        command = "undo_not_interested" if body.get("undo") else "not_interested"
+        return await _command(self, profile_id, command, args)
+
+
+@app.page("/profiles/{profile_id}/preferences")
+class Preferences(View):
+    """Onboarding answers: categories and brands the person chose; they seed the profile."""
+
+    async def post(self, request, profile_id: str):
+        if refused := site_refusal(self, request):
+            return refused
+        try:
+            args = preferences_args(await _body_json(request))
+        except ValueError as bad:
+            return json_error(self, 400, *bad.args)
+        return await _command(self, profile_id, "preferences", args)
+
+
+async def _command(web, raw_id: str, command: str, args: dict | None = None):
     """Commands travel like events: to the id's partition of the identity stage, which hands them to the
     person's partition, where they are applied in order with the person's events. Answered once Kafka
     has them (202): applying takes a moment."""
     writer = bundles.BundleWriter(settings.partitions)
-    writer.add(bundles.item(raw_id, {"kind": "command", "command": command, "at": time.time()}))
+    body = {"kind": "command", "command": command, "at": time.time(), **({"args": args} if args else {})}
+    writer.add(bundles.item(raw_id, body))
     await asyncio.gather(*await send_bundles(events_by_id, writer))
     return web.json({"id": raw_id, "command": command, "status": "accepted"}, status=202)
 

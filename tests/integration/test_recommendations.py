@@ -5,6 +5,7 @@ behaviour on the input topics, ``faust -A app train`` on the interaction history
 from __future__ import annotations
 
 import asyncio
+import base64
 import os
 import sys
 import time
@@ -12,6 +13,7 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
+import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
@@ -21,6 +23,7 @@ from tests.support.worker import REPO, Deployment
 
 pytestmark = pytest.mark.integration
 
+WRITE_KEY = "recommend-test-key"
 CATEGORIES = ("shoes", "books", "garden")
 ITEMS = {f"{category}-{n}": category for category in CATEGORIES for n in range(20)}
 
@@ -33,6 +36,23 @@ def view(person: str, item_id: str, at: float) -> dict:
     return {"type": "track", "event": "Product Viewed", "anonymousId": person, "messageId": uuid.uuid4().hex,
             "timestamp": iso(at), "properties": {"product_id": item_id, "category": ITEMS[item_id]},
             "context": {"userAgent": "Mozilla/5.0 (X11; Linux x86_64) Chrome/130.0 Safari/537.36"}}
+
+
+def track(person: str, event: str, at: float, **properties) -> dict:
+    return {"type": "track", "event": event, "anonymousId": person, "messageId": uuid.uuid4().hex,
+            "timestamp": iso(at), "properties": properties}
+
+
+async def post(worker, path: str, body) -> tuple[int, dict]:
+    authorization = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
+    async with aiohttp.ClientSession() as http:
+        async with http.post(f"{worker.url}{path}", data=orjson.dumps(body),
+                             headers={"Authorization": authorization}) as answer:
+            return answer.status, await answer.json(content_type=None)
+
+
+def ids(body: dict) -> list[str]:
+    return [i["item_id"] for i in body["items"]]
 
 
 async def send(deployed, topic: str, records: list[tuple[str, bytes | None]]) -> None:
@@ -73,7 +93,8 @@ def share(body: dict, category: str) -> float:
 @pytest.fixture(scope="module")
 async def trained(broker, tmp_path_factory):
     """One worker, a catalog, 45 persons who each keep to one category, and a model trained on them."""
-    deployed = Deployment(broker, tmp_path_factory.mktemp("recommend"), TASTEMAKER_TRAIN_EVERY="0")
+    deployed = Deployment(broker, tmp_path_factory.mktemp("recommend"), TASTEMAKER_TRAIN_EVERY="0",
+                          TASTEMAKER_WRITE_KEYS=f"{WRITE_KEY}=web")
     first = deployed.worker("first").start()
     try:
         await first.wait_ready()
@@ -147,3 +168,62 @@ async def test_bad_queries_are_refused_naming_the_field(trained):
                          ("context=device", "context")):
         status, body = await first.get_json(f"/recommendations/someone?{query}")
         assert status == 400 and body["error"]["field"] == field, body
+
+
+async def test_not_interested_hides_an_item_and_a_category_until_undone(trained):
+    deployed, first, _ = trained
+    shopper = f"picky-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    await send(deployed, "clickstream", [(shopper, orjson.dumps(view(shopper, f"books-{k}", now + k))) for k in range(3)])
+    await until(first, f"/profiles/{shopper}", lambda body: body["profile"]["counts"].get("Product Viewed") == 3)
+    listed = await until(first, f"/recommendations/{shopper}", lambda body: True)
+    top = ids(listed)[0]
+    assert (await post(first, f"/profiles/{shopper}/not-interested", {"item_id": top}))[0] == 202
+    await until(first, f"/recommendations/{shopper}", lambda body: top not in ids(body))
+    assert (await post(first, f"/profiles/{shopper}/not-interested", {"category": "books"}))[0] == 202
+    hidden = await until(first, f"/recommendations/{shopper}", lambda body: all(ITEMS[i] != "books" for i in ids(body)))
+    assert hidden["items"] and hidden["fallback"] is False
+    assert (await post(first, f"/profiles/{shopper}/not-interested", {"category": "books", "undo": True}))[0] == 202
+    await until(first, f"/recommendations/{shopper}", lambda body: any(ITEMS[i] == "books" for i in ids(body)))
+    status, body = await post(first, f"/profiles/{shopper}/not-interested", {"colour": "red"})
+    assert status == 400 and body["error"]["field"] == "colour"
+
+
+async def test_onboarding_answers_seed_a_new_person_and_cold_start_without_them(trained):
+    _, first, _ = trained
+    cold = await until(first, f"/recommendations/cold-{uuid.uuid4().hex[:8]}", lambda body: True)
+    assert cold["items"] and cold["fallback"] is True  # nothing to fold in: popular and trending, said so
+    newcomer = f"new-{uuid.uuid4().hex[:8]}"
+    assert (await post(first, f"/profiles/{newcomer}/preferences", {"categories": ["shoes"]}))[0] == 202
+    seeded = await until(first, f"/recommendations/{newcomer}",
+                         lambda body: body["items"] and ITEMS[ids(body)[0]] == "shoes")
+    assert share(seeded, "shoes") == max(share(seeded, c) for c in CATEGORIES)
+    status, body = await post(first, f"/profiles/{newcomer}/preferences", {"categories": "shoes"})
+    assert status == 400 and body["error"]["field"] == "categories"
+
+
+async def test_an_item_shown_three_times_without_a_click_is_rested(trained):
+    deployed, first, _ = trained
+    shopper = f"capped-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    await send(deployed, "clickstream", [(shopper, orjson.dumps(view(shopper, f"shoes-{k}", now + k))) for k in range(3)])
+    await until(first, f"/profiles/{shopper}", lambda body: body["profile"]["counts"].get("Product Viewed") == 3)
+    shown = ids(await until(first, f"/recommendations/{shopper}", lambda body: True))
+    shows = [(shopper, orjson.dumps(track(shopper, "Recommendation Shown", now + 10 + k, block_id="home",
+                                          products=[{"product_id": i} for i in shown[:2]]))) for k in range(3)]
+    # The second item is clicked once between the shows: a click resets its count.
+    shows.insert(2, (shopper, orjson.dumps(track(shopper, "Product Clicked", now + 11.5, product_id=shown[1]))))
+    await send(deployed, "clickstream", shows)
+    rested = await until(first, f"/recommendations/{shopper}", lambda body: shown[0] not in ids(body))
+    assert shown[1] in ids(rested)  # clicked in between: its count started again
+
+
+async def test_opted_out_persons_get_non_personalized_lists(trained):
+    deployed, first, _ = trained
+    shopper = f"private-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    await send(deployed, "clickstream", [(shopper, orjson.dumps(view(shopper, f"garden-{k}", now + k))) for k in range(3)])
+    await until(first, f"/profiles/{shopper}", lambda body: body["profile"]["counts"].get("Product Viewed") == 3)
+    assert (await post(first, f"/profiles/{shopper}/opt-out", {}))[0] == 202
+    body = await until(first, f"/recommendations/{shopper}", lambda body: body["fallback_reason"] == "opted_out")
+    assert body["fallback"] is True and body["personalized"] is False and body["items"]
