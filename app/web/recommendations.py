@@ -13,7 +13,6 @@ partition owner is unavailable the answer is popular content with ``fallback: tr
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from typing import Any
@@ -29,7 +28,8 @@ from app.web.trending import trending_now
 from tables.identities import identities
 from tables.profiles import profiles
 from tastemaker.identity import person_of
-from tastemaker.recommend import pipeline
+from tastemaker.recommend import pipeline, similar
+from tastemaker.recommend.config import DEFAULT
 from tastemaker.recommend.catalog import Catalog
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ async def get_recommendations(web, request, person_id: str):
                 return web.json(answer(person, state, asked))
             person = state["merged_into"]
         return web.json(answer(person, None, asked, "owner_unavailable"))
-    except (aiohttp.ClientError, asyncio.TimeoutError, OSError) as error:
+    except Exception as error:  # noqa: BLE001 - an owner down, a rebalance: the site gets a list, never an error
         log.warning("recommendations: a partition owner did not answer (%s); serving the fallback", type(error).__name__)
         return web.json(answer(None, None, asked, "owner_unavailable"))
 
@@ -168,3 +168,25 @@ def _relative(path_qs: str):
     from yarl import URL
 
     return URL(path_qs.lstrip("/"), encoded=True)
+
+
+@app.page("/items/{item_id}/similar")
+async def get_similar(web, request, item_id: str):
+    """Items like ``item_id``: the model's embedding neighbours blended with shared categories, tags and brand
+    (content alone for an item the model does not know yet). Any worker: the model and catalog are whole."""
+    try:
+        limit = int(request.query.get("limit", "10"))
+        if not 1 <= limit <= MAX_LIMIT:
+            raise ValueError
+    except ValueError:
+        return json_error(web, 400, "limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+    catalog = views.catalog()
+    snapshot = model_store.snapshot
+    if item_id not in catalog and (snapshot is None or item_id not in snapshot.index):
+        return json_error(web, 404, "item_id", "no such item in the catalog or the model")
+    found = similar.neighbours(item_id, catalog, snapshot, limit * 2, DEFAULT.candidates.similar_content_weight)
+    items = [{"item_id": other, "score": round(score, 4), "source": "collaborative" if snapshot is not None
+              and item_id in snapshot.index and other in snapshot.index else "content"}
+             for other, score in found if not len(catalog) or catalog.available(other)][:limit]
+    return web.json({"item_id": item_id, "items": items,
+                     "model_version": snapshot.version if snapshot is not None else None})

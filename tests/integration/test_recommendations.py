@@ -227,3 +227,34 @@ async def test_opted_out_persons_get_non_personalized_lists(trained):
     assert (await post(first, f"/profiles/{shopper}/opt-out", {}))[0] == 202
     body = await until(first, f"/recommendations/{shopper}", lambda body: body["fallback_reason"] == "opted_out")
     assert body["fallback"] is True and body["personalized"] is False and body["items"]
+
+
+async def test_similar_items_are_of_the_same_kind_and_unknown_items_are_404(trained):
+    _, first, report = trained
+    body = await until(first, "/items/garden-1/similar?limit=5", lambda body: True)
+    assert body["model_version"] == report["version"] and len(body["items"]) == 5
+    assert "garden-1" not in ids(body) and all(ITEMS[i] == "garden" for i in ids(body))
+    status, body = await first.get_json("/items/no-such-item/similar")
+    assert status == 404 and body["error"]["field"] == "item_id"
+
+
+async def test_a_partition_owner_down_gives_the_fallback_never_an_error(broker, tmp_path):
+    deployed = Deployment(broker, tmp_path, TASTEMAKER_TRAIN_EVERY="0", TASTEMAKER_SESSION_TIMEOUT="20")
+    first, second = deployed.worker("first").start(), deployed.worker("second").start()
+    try:
+        await asyncio.gather(first.wait_ready(), second.wait_ready())
+        await send(deployed, "items", [(item_id, orjson.dumps({"item_id": item_id, "categories": [category]}))
+                                       for item_id, category in ITEMS.items()])
+        await until(first, "/items?limit=100", lambda body: body["total"] == len(ITEMS))
+        await until(second, "/items?limit=100", lambda body: body["total"] == len(ITEMS))
+        second.kill()  # SIGKILL: its partitions stay assigned to it until the session times out (20 s)
+        reasons = []
+        for n in range(16):
+            status, body = await first.get_json(f"/recommendations/visitor-{n}")
+            assert status == 200 and body["items"] and body["fallback"] is True, body
+            reasons.append(body["fallback_reason"])
+        assert "owner_unavailable" in reasons  # some of the 16 ids live on the dead worker's partitions
+        # The others: no model trained and nothing trending yet, so the newest catalog items ("empty").
+        assert set(reasons) <= {"owner_unavailable", "no_model", "empty"}
+    finally:
+        deployed.shutdown()
