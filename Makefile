@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit browser bench bench-collector bench-pipeline bench-decisions bench-quality kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser bench bench-collector bench-pipeline bench-decisions bench-quality bench-recommend kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
@@ -16,6 +16,7 @@ help:
 	@echo "              bench-collector (events/s, latency), bench-pipeline (stream events/s),"
 	@echo "              bench-decisions (event-to-decision latency through Kafka)"
 	@echo "make bench-quality  recommendation quality: MovieLens 100k p@10/AUC, session next-item hit rate (no Kafka)"
+	@echo "make bench-recommend  /recommendations latency and req/s on one worker, event-to-list freshness"
 	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
 	@echo "make topics   create Tastemaker's topics on TASTEMAKER_BROKER"
 
@@ -53,7 +54,7 @@ browser:
 	fi
 
 # Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: see each script).
-bench: bench-collector bench-pipeline bench-decisions
+bench: bench-collector bench-pipeline bench-decisions bench-quality bench-recommend
 
 bench-collector: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/collector.py
@@ -67,6 +68,9 @@ bench-decisions: $(INSTALLED) kafka-fetch
 # Fetches MovieLens 100k into .cache/movielens on first run (BENCH_SEEDS, default 3; BENCH_QUICK=1: one seed).
 bench-quality: $(INSTALLED)
 	$(VENV)/bin/python bench/recommend_quality.py
+
+bench-recommend: $(INSTALLED) kafka-fetch
+	$(VENV)/bin/python bench/recommend_serving.py
 
 kafka-fetch:
 	@$(KAFKA) fetch

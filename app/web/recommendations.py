@@ -111,8 +111,10 @@ def answer(person: str | None, state: dict | None, asked: dict[str, Any], fallba
     if fallback_reason is not None:
         body.update(fallback=True, fallback_reason=fallback_reason)
     body.pop("filtered", None)
+    # as_of: the event time of the newest event the list knows about (how fresh it is).
+    as_of = (subject or {}).get("profile", {}) or {}
     return {"person": person, "block": asked["block"], **body,
-            "model_version": snapshot.version if snapshot is not None else None}
+            "model_version": snapshot.version if snapshot is not None else None, "as_of": as_of.get("last_seen")}
 
 
 @app.page("/recommendations/{person_id}")
