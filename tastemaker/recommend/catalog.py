@@ -71,7 +71,7 @@ class Catalog:
 
     def categories(self, item_id: str) -> list[str]:
         item = self.items.get(item_id) or {}
-        return [features._clean(c) for c in item.get("categories") or [] if c]
+        return [features.clean(c) for c in item.get("categories") or [] if c]
 
     def title(self, item_id: str) -> str:
         item = self.items.get(item_id) or {}

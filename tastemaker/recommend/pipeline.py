@@ -147,8 +147,8 @@ def _chosen(preferences: Mapping[str, Any], catalog: Catalog, popular: Mapping[s
     chosen = []
     for item_id, item in catalog.items.items():
         match = next((c for c in catalog.categories(item_id) if c in categories), None)
-        if match is None and item.get("brand") and features._clean(item["brand"]) in brands:
-            match = features._clean(item["brand"])
+        if match is None and item.get("brand") and features.clean(item["brand"]) in brands:
+            match = features.clean(item["brand"])
         if match is not None:
             chosen.append(Candidate(item_id, popularity.get(item_id, 0.0), "popular", f"popular in {match}, which you chose"))
     chosen.sort(key=lambda c: (-c.score, c.item_id))
