@@ -1,4 +1,4 @@
-"""The catalog as the recommender reads it: items by id, their content tokens, an inverted index.
+"""The catalog as the recommender reads it: items by id, their content tokens, an item x token matrix.
 
 Item shape (the catalog topic/API's): ``{item_id, title, categories: [str], tags: [str], brand, price,
 available: bool, created_at, attributes: {}}``. Built once per catalog version and shared by requests;
