@@ -70,9 +70,10 @@ def new_items(snapshot: ModelSnapshot, user: np.ndarray | None, catalog: Catalog
     """Catalog items the model was not trained on, created within ``new_item_days``, scored from their
     features (against the person when there is a vector, else by their features' bias)."""
     found = []
-    for item_id, item in catalog.items.items():
-        if item_id in snapshot.index:
-            continue
+    rows = catalog.model_rows(snapshot)
+    for k in np.flatnonzero(rows < 0):
+        item_id = catalog.ids[k]
+        item = catalog.items[item_id]
         created = item.get("created_at")
         if created is not None and now - float(created) > config.new_item_days * DAY:
             continue

@@ -12,7 +12,7 @@ is the least likely to be capped still).
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Mapping
+from typing import Iterable, Mapping
 
 from tastemaker.recommend.config import CapConfig
 

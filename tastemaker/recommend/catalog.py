@@ -1,13 +1,17 @@
-"""The catalog as the recommender reads it: items by id, their content tokens, an inverted index.
+"""The catalog as the recommender reads it: items by id, their content tokens, an item x token matrix.
 
 Item shape (the catalog topic/API's): ``{item_id, title, categories: [str], tags: [str], brand, price,
 available: bool, created_at, attributes: {}}``. Built once per catalog version and shared by requests;
-the inverted index (token -> items) makes content similarity touch only items sharing a token.
+content similarity is a sparse product over its item x token matrix, and the rows of its items in a model
+snapshot are computed once per snapshot version.
 """
 
 from __future__ import annotations
 
 from typing import Any, Iterable, Mapping
+
+import numpy as np
+import scipy.sparse as sp
 
 from tastemaker.recommend import features
 
@@ -18,10 +22,35 @@ class Catalog:
         self.items: dict[str, Mapping[str, Any]] = {item["item_id"]: item for item in values}
         self.tokens: dict[str, frozenset[str]] = {i: features.content_tokens(item) for i, item in self.items.items()}
         self.category: dict[str, str | None] = {i: features.main_category(item) for i, item in self.items.items()}
-        self.by_token: dict[str, set[str]] = {}
-        for item_id, tokens in self.tokens.items():
-            for token in tokens:
-                self.by_token.setdefault(token, set()).add(item_id)
+        self.ids: list[str] = list(self.items)
+        self.position: dict[str, int] = {item_id: n for n, item_id in enumerate(self.ids)}
+        vocabulary: dict[str, int] = {}
+        rows, cols = [], []
+        for n, item_id in enumerate(self.ids):
+            for token in self.tokens[item_id]:
+                rows.append(n)
+                cols.append(vocabulary.setdefault(token, len(vocabulary)))
+        self.token_matrix = sp.csr_matrix((np.ones(len(rows), np.float32), (rows, cols)),
+                                          shape=(len(self.ids), max(1, len(vocabulary))))
+        self.token_counts = np.asarray(self.token_matrix.sum(axis=1), dtype=np.float32).ravel()
+        self._model_rows: tuple[str, np.ndarray] | None = None
+
+    def model_rows(self, snapshot) -> np.ndarray:
+        """Per catalog item (``ids`` order), its row in ``snapshot``, -1 when the model does not know it;
+        cached for the latest snapshot version."""
+        if self._model_rows is None or self._model_rows[0] != snapshot.version:
+            rows = np.array([snapshot.index.get(i, -1) for i in self.ids], dtype=np.int64)
+            self._model_rows = (snapshot.version, rows)
+        return self._model_rows[1]
+
+    def jaccard(self, item_id: str) -> np.ndarray | None:
+        """Jaccard similarity of ``item_id``'s content tokens with every catalog item's (``ids`` order)."""
+        n = self.position.get(item_id)
+        if n is None or not self.token_counts[n]:
+            return None
+        shared = (self.token_matrix @ self.token_matrix[n].T).toarray().ravel()
+        union = self.token_counts + self.token_counts[n] - shared
+        return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
     @classmethod
     def of(cls, catalog: "Catalog | Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None") -> "Catalog":
@@ -42,7 +71,7 @@ class Catalog:
 
     def categories(self, item_id: str) -> list[str]:
         item = self.items.get(item_id) or {}
-        return [features._clean(c) for c in item.get("categories") or [] if c]
+        return [features.clean(c) for c in item.get("categories") or [] if c]
 
     def title(self, item_id: str) -> str:
         item = self.items.get(item_id) or {}

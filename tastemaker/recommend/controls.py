@@ -19,7 +19,7 @@ from typing import Any, Iterable, Mapping
 
 from tastemaker import affinity
 from tastemaker import profile as profiles
-from tastemaker.recommend.features import _clean
+from tastemaker.recommend.features import clean
 
 MAX_HIDDEN_ITEMS = 200
 MAX_HIDDEN_CATEGORIES = 50
@@ -42,7 +42,7 @@ def not_interested(state: Mapping[str, Any] | None, *, item_id: str | None = Non
     hidden = {"items": list(state["not_interested"].get("items", [])),
               "categories": list(state["not_interested"].get("categories", []))}
     for kind, value, limit in (("items", item_id, MAX_HIDDEN_ITEMS),
-                               ("categories", category and _clean(category), MAX_HIDDEN_CATEGORIES)):
+                               ("categories", category and clean(category), MAX_HIDDEN_CATEGORIES)):
         if value:
             hidden[kind] = ([value] + [v for v in hidden[kind] if v != value])[:limit]
     state["not_interested"] = hidden
@@ -55,15 +55,15 @@ def undo_not_interested(state: Mapping[str, Any] | None, *, item_id: str | None 
     hidden = state["not_interested"]
     state["not_interested"] = {
         "items": [i for i in hidden.get("items", []) if i != item_id],
-        "categories": [c for c in hidden.get("categories", []) if c != (category and _clean(category))]}
+        "categories": [c for c in hidden.get("categories", []) if c != (category and clean(category))]}
     return state
 
 
 def set_preferences(state: Mapping[str, Any] | None, categories: Iterable[str] = (),
                     brands: Iterable[str] = ()) -> dict[str, Any]:
     state = _complete(state)
-    state["preferences"] = {"categories": [_clean(c) for c in categories if c][:MAX_PREFERENCES],
-                            "brands": [_clean(b) for b in brands if b][:MAX_PREFERENCES]}
+    state["preferences"] = {"categories": [clean(c) for c in categories if c][:MAX_PREFERENCES],
+                            "brands": [clean(b) for b in brands if b][:MAX_PREFERENCES]}
     return state
 
 
@@ -74,8 +74,8 @@ def seed_profile(profile: Mapping[str, Any] | None, preferences: Mapping[str, It
     profile = {**profiles.empty(), **(profile or {})}
     if not profiles.personalized(profile):
         return profile
-    keys = {"category": [_clean(c) for c in preferences.get("categories") or [] if c],
-            "brand": [_clean(b) for b in preferences.get("brands") or [] if b]}
+    keys = {"category": [clean(c) for c in preferences.get("categories") or [] if c],
+            "brand": [clean(b) for b in preferences.get("brands") or [] if b]}
     keys = {d: k for d, k in keys.items() if k}
     if keys:
         profile["affinities"] = affinity.add(profile["affinities"], keys, ONBOARDING_AFFINITY_WEIGHT, at, config.affinity)

@@ -11,6 +11,10 @@ follow lightfm.evaluation's definitions, so figures compare with LightFM's publi
   without it (lightfm's default, and its published figures) they stay in. Always state which.
 - ``hit_rate_at_k``: the share of next-item cases whose next item is in the top ``k``.
 
+``served_metrics`` measures a snapshot as it is served: each held-out person folded in from their history,
+ranked among the items they have not interacted with (the unseen-only convention); this is what a training
+job stores in the snapshot's ``metrics`` and what promotion compares.
+
 Promotion (``promotion``): a candidate model replaces the serving one unless its metric is below serving's
 by more than ``margin`` (relative); a model without the metric is refused, and anything beats no model.
 """
@@ -23,7 +27,7 @@ import numpy as np
 import scipy.sparse as sp
 from scipy.stats import rankdata
 
-from tastemaker.recommend.config import PromotionConfig
+from tastemaker.recommend.config import FoldInConfig, PromotionConfig
 
 
 def _masked(scores: np.ndarray, train: sp.spmatrix | None) -> np.ndarray:
@@ -85,3 +89,27 @@ def promotion(candidate: Mapping[str, float], serving: Mapping[str, float] | Non
     if candidate[metric] < floor:
         return False, f"{metric} {candidate[metric]:.4f} below serving {serving[metric]:.4f} by more than {config.margin:.0%}"
     return True, f"{metric} {candidate[metric]:.4f} against serving {serving[metric]:.4f}"
+
+
+def served_metrics(snapshot, history: Mapping[str, Sequence[tuple[str, float, float]]],
+                   held_out: Mapping[str, Sequence[str]], now: float, k: int = 10,
+                   config: FoldInConfig = FoldInConfig()) -> dict[str, float]:
+    """precision@k and hit rate@k of ``snapshot`` (a model.ModelSnapshot) for persons folded in from
+    ``history`` (person -> (item, weight, at)) against their ``held_out`` items; known items excluded."""
+    precisions, hits = [], []
+    for person, wanted in held_out.items():
+        wanted = set(wanted)
+        user = snapshot.fold_in(history.get(person, ()), (), now, config)
+        if user is None or not wanted:
+            continue
+        scores = snapshot.scores(user)
+        for item_id, _, _ in history.get(person, ()):
+            if item_id in snapshot.index:
+                scores[snapshot.index[item_id]] = -np.inf
+        top = {snapshot.item_ids[i] for i in np.argsort(-scores)[:k]}
+        precisions.append(len(top & wanted) / k)
+        hits.append(1.0 if top & wanted else 0.0)
+    if not precisions:
+        return {}
+    return {f"precision_at_{k}": float(np.mean(precisions)), f"hit_rate_at_{k}": float(np.mean(hits)),
+            "persons": float(len(precisions))}

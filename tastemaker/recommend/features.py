@@ -23,7 +23,7 @@ MAX_ATTRIBUTES = 8
 CONTENT_PREFIXES = ("category:", "tag:", "brand:")
 
 
-def _clean(value: Any) -> str:
+def clean(value: Any) -> str:
     return str(value).strip().lower()[:MAX_TOKEN_CHARS]
 
 
@@ -38,16 +38,16 @@ def item_tokens(item: Mapping[str, Any]) -> list[str]:
     """Feature tokens of a catalog item ``{item_id, categories, tags, brand, price, attributes, ...}``,
     without duplicates, in a stable order."""
     tokens: list[str] = []
-    tokens += [f"category:{_clean(c)}" for c in item.get("categories") or [] if c]
-    tokens += [f"tag:{_clean(t)}" for t in item.get("tags") or [] if t]
+    tokens += [f"category:{clean(c)}" for c in item.get("categories") or [] if c]
+    tokens += [f"tag:{clean(t)}" for t in item.get("tags") or [] if t]
     if item.get("brand"):
-        tokens.append(f"brand:{_clean(item['brand'])}")
+        tokens.append(f"brand:{clean(item['brand'])}")
     bucket = price_bucket(item.get("price"))
     if bucket:
         tokens.append(bucket)
     for name, value in list((item.get("attributes") or {}).items())[:MAX_ATTRIBUTES]:
         if isinstance(value, (str, int, bool)) and len(str(value)) <= 32:
-            tokens.append(f"attr:{_clean(name)}={_clean(value)}")
+            tokens.append(f"attr:{clean(name)}={clean(value)}")
     return list(dict.fromkeys(tokens))
 
 
@@ -58,7 +58,7 @@ def content_tokens(item: Mapping[str, Any]) -> frozenset[str]:
 
 def main_category(item: Mapping[str, Any]) -> str | None:
     categories = item.get("categories") or []
-    return _clean(categories[0]) if categories else None
+    return clean(categories[0]) if categories else None
 
 
 def context_tokens(context: Mapping[str, Any] | None, preferences: Mapping[str, Iterable[str]] | None = None) -> list[str]:
@@ -67,18 +67,18 @@ def context_tokens(context: Mapping[str, Any] | None, preferences: Mapping[str, 
     context = context or {}
     tokens: list[str] = []
     if context.get("device"):
-        tokens.append(f"device:{_clean(context['device'])}")
+        tokens.append(f"device:{clean(context['device'])}")
     if context.get("locale"):
-        locale = _clean(context["locale"]).replace("_", "-")
+        locale = clean(context["locale"]).replace("_", "-")
         tokens += [f"locale:{locale}", f"lang:{locale.split('-')[0]}"]
     if context.get("referrer"):
-        host = urlsplit(str(context["referrer"])).hostname or _clean(context["referrer"])
-        tokens.append(f"referrer:{_clean(host.removeprefix('www.'))}")
+        host = urlsplit(str(context["referrer"])).hostname or clean(context["referrer"])
+        tokens.append(f"referrer:{clean(host.removeprefix('www.'))}")
     campaign = context.get("campaign") or {}
     for part in ("source", "medium"):
         if campaign.get(part):
-            tokens.append(f"campaign:{part}={_clean(campaign[part])}")
+            tokens.append(f"campaign:{part}={clean(campaign[part])}")
     preferences = preferences or {}
-    tokens += [f"pref:category:{_clean(c)}" for c in preferences.get("categories") or [] if c]
-    tokens += [f"pref:brand:{_clean(b)}" for b in preferences.get("brands") or [] if b]
+    tokens += [f"pref:category:{clean(c)}" for c in preferences.get("categories") or [] if c]
+    tokens += [f"pref:brand:{clean(b)}" for b in preferences.get("brands") or [] if b]
     return list(dict.fromkeys(tokens))

@@ -130,8 +130,8 @@ def _personalized(person: Mapping[str, Any], snapshot: ModelSnapshot | None, cat
 
     slots = config.exploration.slots if count > config.exploration.position else 0
     picked = diversity.rerank(kept, count - slots, catalog, config.diversity)
-    if slots:
-        picked = _explore(picked, kept, catalog, signals, count, config)
+    explored = _explore(picked, kept, catalog, signals, config) if slots else None
+    picked = explored or diversity.rerank(kept, count, catalog, config.diversity)
     return Result(_items(picked), snapshot.version if snapshot is not None else None,
                   fallback_reason is not None, fallback_reason, True, removed)
 
@@ -147,8 +147,8 @@ def _chosen(preferences: Mapping[str, Any], catalog: Catalog, popular: Mapping[s
     chosen = []
     for item_id, item in catalog.items.items():
         match = next((c for c in catalog.categories(item_id) if c in categories), None)
-        if match is None and item.get("brand") and features._clean(item["brand"]) in brands:
-            match = features._clean(item["brand"])
+        if match is None and item.get("brand") and features.clean(item["brand"]) in brands:
+            match = features.clean(item["brand"])
         if match is not None:
             chosen.append(Candidate(item_id, popularity.get(item_id, 0.0), "popular", f"popular in {match}, which you chose"))
     chosen.sort(key=lambda c: (-c.score, c.item_id))
@@ -156,9 +156,9 @@ def _chosen(preferences: Mapping[str, Any], catalog: Catalog, popular: Mapping[s
 
 
 def _explore(picked: list[Candidate], kept: list[Candidate], catalog: Catalog, signals: ranking.Signals,
-             count: int, config: RecommendConfig) -> list[Candidate]:
-    """The best remaining candidate from a category neither in the list nor among the person's top ones,
-    put at ``exploration.position``; the list as it is when there is none."""
+             config: RecommendConfig) -> list[Candidate] | None:
+    """The list with the best remaining candidate from a category neither in it nor among the person's top
+    three put at ``exploration.position``; None when there is no such candidate."""
     taken = {c.item_id for c in picked}
     usual = {catalog.category.get(c.item_id) for c in picked} | set(sorted(signals.category, key=signals.category.get)[-3:])
     for candidate in kept:
@@ -167,8 +167,7 @@ def _explore(picked: list[Candidate], kept: list[Candidate], catalog: Catalog, s
             explore = Candidate(candidate.item_id, candidate.score, "rule", f"something different: {category}")
             position = min(config.exploration.position, len(picked))
             return picked[:position] + [explore] + picked[position:]
-    rest = [c for c in kept if c.item_id not in taken][: count - len(picked)]
-    return picked + rest
+    return None
 
 
 def _non_personalized(catalog: Catalog, trending: Sequence[tuple[str, float]],

@@ -22,7 +22,7 @@ from typing import Any, Mapping
 from tastemaker import affinity
 from tastemaker.recommend.catalog import Catalog
 from tastemaker.recommend.config import RankingConfig
-from tastemaker.recommend.features import _clean
+from tastemaker.recommend.features import clean
 
 DEFAULT = RankingConfig()
 
@@ -47,22 +47,22 @@ def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any]
     cart_items = ((profile.get("cart") or {}).get("items") or {}).values()
     preferences = preferences or {}
     return Signals(
-        category={_clean(k): v for k, v in (shares.get("category") or {}).items()},
-        brand={_clean(k): v for k, v in (shares.get("brand") or {}).items()},
-        tag={_clean(k): v for k, v in (shares.get("tag") or {}).items()},
+        category={clean(k): v for k, v in (shares.get("category") or {}).items()},
+        brand={clean(k): v for k, v in (shares.get("brand") or {}).items()},
+        tag={clean(k): v for k, v in (shares.get("tag") or {}).items()},
         purchase_intent=float(intent.get("purchase") or 0.0),
         research_intent=float(intent.get("research") or 0.0),
-        cart_categories=frozenset(_clean(item[2]) for item in cart_items if item[2]),
-        preferred_categories=frozenset(_clean(c) for c in preferences.get("categories") or []),
-        preferred_brands=frozenset(_clean(b) for b in preferences.get("brands") or []))
+        cart_categories=frozenset(clean(item[2]) for item in cart_items if item[2]),
+        preferred_categories=frozenset(clean(c) for c in preferences.get("categories") or []),
+        preferred_brands=frozenset(clean(b) for b in preferences.get("brands") or []))
 
 
 def adjustment(item_id: str, catalog: Catalog, signals: Signals, config: RankingConfig = DEFAULT) -> tuple[float, str | None]:
     """The bonus of an item, and a short reason when one term dominates (else None)."""
     item = catalog.get(item_id) or {}
     categories = catalog.categories(item_id)
-    tags = [_clean(t) for t in item.get("tags") or []]
-    brand = _clean(item["brand"]) if item.get("brand") else None
+    tags = [clean(t) for t in item.get("tags") or []]
+    brand = clean(item["brand"]) if item.get("brand") else None
     terms: dict[str, float] = {}
     best_category = max(categories, key=lambda c: signals.category.get(c, 0.0), default=None)
     if best_category and signals.category.get(best_category):

@@ -15,38 +15,27 @@ from tastemaker.recommend.catalog import Catalog
 from tastemaker.recommend.model import ModelSnapshot
 
 
-def content_neighbours(catalog: Catalog, item_id: str) -> dict[str, float]:
-    """Jaccard of content tokens with every item sharing at least one (the item itself excluded)."""
-    tokens = catalog.tokens.get(item_id)
-    if not tokens:
-        return {}
-    shared: dict[str, int] = {}
-    for token in tokens:
-        for other in catalog.by_token.get(token, ()):
-            shared[other] = shared.get(other, 0) + 1
-    shared.pop(item_id, None)
-    return {other: n / len(tokens | catalog.tokens[other]) for other, n in shared.items()}
-
-
 def neighbours(item_id: str, catalog: Catalog, snapshot: ModelSnapshot | None, n: int,
                content_weight: float) -> list[tuple[str, float]]:
-    """The ``n`` items most similar to ``item_id``, best first (ties: by id)."""
-    content = content_neighbours(catalog, item_id)
-    scores: dict[str, float] = {}
+    """The ``n`` catalog items most similar to ``item_id``, best first; numpy over the whole catalog (a
+    sparse product for the Jaccard, one matrix-vector product for the cosine)."""
+    jaccard = catalog.jaccard(item_id)
     row = snapshot.index.get(item_id) if snapshot is not None else None
-    if row is not None:
-        cosine = snapshot.unit_vectors @ snapshot.unit_vectors[row]
-        cosine[row] = -np.inf
-        top = np.argpartition(-cosine, min(n, len(cosine) - 1))[: n * 2] if len(cosine) > n * 2 else np.arange(len(cosine))
-        for k in top:
-            if np.isfinite(cosine[k]):
-                other = snapshot.item_ids[k]
-                scores[other] = (1 - content_weight) * float(cosine[k]) + content_weight * content.get(other, 0.0)
-        for other, jaccard in content.items():
-            if other not in scores:
-                known = snapshot.index.get(other)
-                cos = float(cosine[known]) if known is not None else None
-                scores[other] = jaccard if cos is None else (1 - content_weight) * cos + content_weight * jaccard
+    if row is None:
+        if jaccard is None:
+            return []
+        scores = jaccard.copy()
+        scores[scores <= 0] = -np.inf  # nothing in common: not a neighbour
     else:
-        scores = dict(content)
-    return sorted(scores.items(), key=lambda e: (-e[1], e[0]))[:n]
+        rows = catalog.model_rows(snapshot)
+        cosine = (snapshot.unit_vectors @ snapshot.unit_vectors[row])[np.maximum(rows, 0)]
+        content = jaccard if jaccard is not None else np.zeros(len(rows), np.float32)
+        scores = np.where(rows >= 0, (1 - content_weight) * cosine + content_weight * content, content)
+        scores[(rows < 0) & (content <= 0)] = -np.inf
+    own = catalog.position.get(item_id)
+    if own is not None:
+        scores[own] = -np.inf
+    count = min(n, len(scores))
+    top = np.argpartition(-scores, count - 1)[:count] if count else []
+    found = [(catalog.ids[k], float(scores[k])) for k in top if np.isfinite(scores[k])]
+    return sorted(found, key=lambda e: (-e[1], e[0]))

@@ -6,7 +6,6 @@ from __future__ import annotations
 import random
 from functools import lru_cache
 
-from tastemaker.recommend import interactions as interaction_events
 from tastemaker.recommend.config import ModelConfig
 from tastemaker.recommend.interactions import Interaction
 from tastemaker.recommend.model import ModelSnapshot, train
@@ -65,5 +64,3 @@ def popular_lists() -> dict:
     books = [(f"books-{n}", 30.0 - n) for n in range(20)]
     return {"": shoes + garden + books, "locale:fr-fr": garden}
 
-
-__all__ = ["interaction_events"]

@@ -132,3 +132,22 @@ def test_metrics_on_a_hand_made_example():
     assert evaluation.auc(scores, test) == (0.75 + 1.0) / 2
     assert evaluation.auc(scores, test, train) == 1.0  # item 1 is no negative any more
     assert evaluation.hit_rate_at_k([["a", "b"], ["c"]], ["b", "d"], k=2) == 0.5
+
+
+def test_served_metrics_tell_a_trained_snapshot_from_a_scrambled_one():
+    import random
+    held_out = {}
+    for i in training_interactions(seed=99):
+        held_out.setdefault(i.person, []).append(i.item_id)
+    data = training_interactions()
+    history = {}
+    for i in data:
+        history.setdefault(i.person, []).append((i.item_id, i.weight, i.at))
+    rng = random.Random(1)
+    scrambled = [Interaction(i.person, f"{rng.choice(['books', 'garden', 'shoes'])}-{rng.randrange(20)}", 1.0, i.at) for i in data]
+    config = ModelConfig(components=8, epochs=20, num_threads=1)
+    good = evaluation.served_metrics(train(data, catalog(), config=config), history, held_out, NOW)
+    bad = evaluation.served_metrics(train(scrambled, catalog(), config=config), history, held_out, NOW)
+    # about 5 of the 12 unseen items of their category are held out: 0.5 is the ceiling
+    assert good["persons"] == 60 and good["precision_at_10"] > 2 * bad["precision_at_10"]
+    assert evaluation.promotion(bad, good)[0] is False and evaluation.promotion(good, bad)[0] is True

@@ -223,3 +223,13 @@ def test_response_items_carry_score_source_and_reason():
         assert set(entry) == {"item_id", "score", "source", "reason"}
         assert entry["source"] in SOURCES and entry["reason"] and isinstance(entry["score"], float)
     assert result.to_dict()["items"] == result.items
+
+
+def test_without_an_exploration_candidate_the_share_still_holds():
+    # Books, garden and shoes are all in the list already: nothing to explore, the slot goes to the list.
+    person = {"profile": profile_viewing("books-1", "books-2", cart=("garden-3",))}
+    person["profile"]["affinities"] = {"category": {"books": [3.0, NOW]}, "tag": {}, "brand": {}}
+    result = recommend(person, snapshot(), catalog(), trending=[("item:shoes-4", 9.0)], popular=popular_lists(),
+                       request=Request(now=NOW, count=10))
+    assert len(result.items) == 10 and max(categories(result).values()) <= 4
+    assert all(i["source"] != "rule" for i in result.items)
