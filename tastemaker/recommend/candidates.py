@@ -61,7 +61,11 @@ def mix(sources: Iterable[Sequence[Candidate]], config: CandidateConfig = DEFAUL
 
 def collaborative(snapshot: ModelSnapshot, user: np.ndarray, reason: str, n: int) -> list[Candidate]:
     scores = snapshot.scores(user)
-    top = np.argsort(-scores, kind="stable")[:n]
+    if n < len(scores):  # the n best without sorting every item
+        best = np.argpartition(-scores, n)[:n]
+        top = best[np.lexsort((best, -scores[best]))]
+    else:
+        top = np.argsort(-scores, kind="stable")
     return [Candidate(snapshot.item_ids[k], float(scores[k]), "collaborative", reason) for k in top]
 
 

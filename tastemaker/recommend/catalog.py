@@ -22,6 +22,15 @@ class Catalog:
         self.items: dict[str, Mapping[str, Any]] = {item["item_id"]: item for item in values}
         self.tokens: dict[str, frozenset[str]] = {i: features.content_tokens(item) for i, item in self.items.items()}
         self.category: dict[str, str | None] = {i: features.main_category(item) for i, item in self.items.items()}
+        # Per item, cleaned once here rather than on every request: (categories, tags, brand).
+        self.facets: dict[str, tuple[list[str], list[str], str | None]] = {
+            i: ([features.clean(c) for c in item.get("categories") or [] if c],
+                [features.clean(t) for t in item.get("tags") or [] if t],
+                features.clean(item["brand"]) if item.get("brand") else None)
+            for i, item in self.items.items()}
+        # Neighbour lists by (item, model version, n, content weight): they change only with the catalog
+        # (a new Catalog) or the model, and the same recently viewed items come back request after request.
+        self.neighbours: dict[tuple, list[tuple[str, float]]] = {}
         self.ids: list[str] = list(self.items)
         self.position: dict[str, int] = {item_id: n for n, item_id in enumerate(self.ids)}
         vocabulary: dict[str, int] = {}
@@ -70,8 +79,8 @@ class Catalog:
         return item is not None and item.get("available", True) is not False
 
     def categories(self, item_id: str) -> list[str]:
-        item = self.items.get(item_id) or {}
-        return [features.clean(c) for c in item.get("categories") or [] if c]
+        found = self.facets.get(item_id)
+        return found[0] if found else []
 
     def title(self, item_id: str) -> str:
         item = self.items.get(item_id) or {}

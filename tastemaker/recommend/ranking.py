@@ -59,10 +59,7 @@ def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any]
 
 def adjustment(item_id: str, catalog: Catalog, signals: Signals, config: RankingConfig = DEFAULT) -> tuple[float, str | None]:
     """The bonus of an item, and a short reason when one term dominates (else None)."""
-    item = catalog.get(item_id) or {}
-    categories = catalog.categories(item_id)
-    tags = [clean(t) for t in item.get("tags") or []]
-    brand = clean(item["brand"]) if item.get("brand") else None
+    categories, tags, brand = catalog.facets.get(item_id) or ([], [], None)
     terms: dict[str, float] = {}
     best_category = max(categories, key=lambda c: signals.category.get(c, 0.0), default=None)
     if best_category and signals.category.get(best_category):

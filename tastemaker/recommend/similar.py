@@ -15,10 +15,26 @@ from tastemaker.recommend.catalog import Catalog
 from tastemaker.recommend.model import ModelSnapshot
 
 
+MAX_CACHED = 50_000  # neighbour lists kept per catalog (a few KB each)
+
+
 def neighbours(item_id: str, catalog: Catalog, snapshot: ModelSnapshot | None, n: int,
                content_weight: float) -> list[tuple[str, float]]:
-    """The ``n`` catalog items most similar to ``item_id``, best first; numpy over the whole catalog (a
-    sparse product for the Jaccard, one matrix-vector product for the cosine)."""
+    """The ``n`` catalog items most similar to ``item_id``, best first; cached in the catalog (per model
+    version): the same recently viewed items come back request after request."""
+    key = (item_id, snapshot.version if snapshot is not None else None, n, content_weight)
+    found = catalog.neighbours.get(key)
+    if found is None:
+        if len(catalog.neighbours) >= MAX_CACHED:
+            catalog.neighbours.clear()
+        found = catalog.neighbours[key] = _neighbours(item_id, catalog, snapshot, n, content_weight)
+    return found
+
+
+def _neighbours(item_id: str, catalog: Catalog, snapshot: ModelSnapshot | None, n: int,
+                content_weight: float) -> list[tuple[str, float]]:
+    """Numpy over the whole catalog: a sparse product for the Jaccard, one matrix-vector product for the
+    cosine."""
     jaccard = catalog.jaccard(item_id)
     row = snapshot.index.get(item_id) if snapshot is not None else None
     if row is None:
