@@ -73,9 +73,10 @@ def apply(candidates: Iterable[T], ctx: FilterContext, item_id_of: Callable[[T],
     removed: dict[str, int] = {}
     for candidate in candidates:
         item_id = item_id_of(candidate)
-        reason = next((name for name, remove in filters if remove(item_id, ctx)), None)
-        if reason is None:
-            kept.append(candidate)
+        for name, remove in filters:  # a plain loop: per candidate, a generator costs as much as the filters
+            if remove(item_id, ctx):
+                removed[name] = removed.get(name, 0) + 1
+                break
         else:
-            removed[reason] = removed.get(reason, 0) + 1
+            kept.append(candidate)
     return kept, removed

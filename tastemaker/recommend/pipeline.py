@@ -91,7 +91,7 @@ def _personalized(person: Mapping[str, Any], snapshot: ModelSnapshot | None, cat
     preferences = controls.get("preferences") or {}
     recent = interactions.from_profile(profile, config.interactions)
     context_tokens = features.context_tokens(request.context or (profile or {}).get("last_context"), preferences)
-    n = config.candidates.per_source
+    n = max(config.candidates.per_source, 4 * count)
 
     found: list[list[Candidate]] = []
     user = None
@@ -173,7 +173,7 @@ def _explore(picked: list[Candidate], kept: list[Candidate], catalog: Catalog, s
 def _non_personalized(catalog: Catalog, trending: Sequence[tuple[str, float]],
                       popular: Mapping[str, Sequence[tuple[str, float]]], request: Request, count: int, now: float,
                       config: RecommendConfig) -> Result:
-    n = config.candidates.per_source
+    n = max(config.candidates.per_source, 4 * count)
     mixed = sources.mix([sources.trending(trending, n), sources.popular(popular, (), n)], config.candidates)
     ctx = filters.FilterContext(catalog, now, excluded=frozenset(request.exclude))
     kept, removed = filters.apply(mixed, ctx, filters=(("unavailable", filters.unavailable), ("excluded", filters.excluded)))
