@@ -1,5 +1,6 @@
-/* Tastemaker browser tracker: page views, clicks on [data-tm-item]/[data-tm-block], visible dwell time and
-   scroll depth, sent as Segment messages to the collector's /v1/batch. Plain ES2017, no dependencies.
+/* Tastemaker browser tracker: page views, clicks on [data-tm-item]/[data-tm-block], what each block showed
+   (once per page view, when half of it was visible), visible dwell time and scroll depth, sent as Segment
+   messages to the collector's /v1/batch. Plain ES2017, no dependencies.
    API: window.tastemaker.init({host, writeKey, requireConsent, flushInterval, heartbeatInterval}),
         page(), track(event, properties), identify(userId, traits), consent(granted). */
 (() => {
@@ -163,6 +164,37 @@
     track('Product Clicked', properties);
   }
 
+  // Blocks ([data-tm-block] holding [data-tm-item] elements, rendered with the page or later): the first time
+  // at least half of a block is visible in a page view, "Recommendation Shown" with its items; shows without a
+  // click feed the frequency caps of recommendations.
+  let blockObserver = null, blockWatcher = null;
+  function reportShown(entries) {
+    entries.forEach((entry) => {
+      if (!active || !entry.isIntersecting || document.visibilityState !== 'visible') return;
+      const block = entry.target;
+      blockObserver.unobserve(block);
+      const products = Array.from(block.querySelectorAll('[data-tm-item]'),
+        (el) => ({ product_id: el.getAttribute('data-tm-item') }));
+      if (products.length) track('Recommendation Shown', { block_id: block.getAttribute('data-tm-block'), products });
+    });
+  }
+  function watchBlocks() {
+    if (!('IntersectionObserver' in window)) return;
+    if (blockObserver) blockObserver.disconnect();
+    blockObserver = new IntersectionObserver(reportShown, { threshold: 0.5 });
+    const observe = (root) => {
+      if (root.matches && root.matches('[data-tm-block]')) blockObserver.observe(root);
+      if (root.querySelectorAll) root.querySelectorAll('[data-tm-block]').forEach((b) => blockObserver.observe(b));
+    };
+    observe(document);
+    if (!blockWatcher && 'MutationObserver' in window) {
+      blockWatcher = new MutationObserver((changes) => changes.forEach((c) => c.addedNodes.forEach((n) => {
+        if (blockObserver && n.nodeType === 1) observe(n);
+      })));
+      blockWatcher.observe(document.documentElement, { childList: true, subtree: true });
+    }
+  }
+
   function page(properties) {
     if (!active) return;
     clearInterval(heartbeatTimer);
@@ -171,6 +203,7 @@
     view = { id: msg.messageId, dwell: 0, since: null, depth: 0 };
     measureScroll();
     shown();
+    watchBlocks(); // a new page view: every block may be reported again
   }
 
   function track(event, properties) {
@@ -203,6 +236,9 @@
   function stop() {
     active = false;
     clearInterval(flushTimer); clearInterval(heartbeatTimer);
+    if (blockObserver) blockObserver.disconnect();
+    if (blockWatcher) blockWatcher.disconnect();
+    blockObserver = null; blockWatcher = null;
     queue = []; view = null; anonymousId = null; userId = null;
     [QUEUE, ANON, USER].forEach(store.del);
     setCookie(ANON, '', 0);

@@ -155,6 +155,9 @@ async def test_page_view_click_and_visible_engagement_reach_their_topics(site, b
     assert context["campaign"] == {"name": "spring", "source": "newsletter"}
     assert context["locale"] and "HeadlessChrome" not in context["userAgent"]
 
+    shows = {r["properties"]["block_id"]: r for r in clicks if r.get("event") == "Recommendation Shown"}
+    assert shows["home-recommended"]["properties"]["products"] == [{"product_id": f"p-{n}"} for n in (1, 2, 3)]
+    assert "far-below" not in shows  # at the bottom of the page, never scrolled to
     (click,) = [r for r in clicks if r.get("event") == "Product Clicked"]
     assert click["properties"] == {"product_id": "p-3", "block_id": "home-recommended"}
     assert click["anonymousId"] == anonymous_id
@@ -179,7 +182,8 @@ async def test_page_view_click_and_visible_engagement_reach_their_topics(site, b
 
     # Through the stream stages: the visitor's profile holds the page view, the click and every heartbeat,
     # from a desktop browser (a headless user agent would have been kept out as a bot).
-    expected = {"page": 1, "Product Clicked": 1, "Page Engaged": len(engaged(engagement, "hidden")) + len(heartbeats)}
+    expected = {"page": 1, "Product Clicked": 1, "Page Engaged": len(engaged(engagement, "hidden")) + len(heartbeats),
+                "Recommendation Shown": len(shows)}
     for _ in range(200):
         status, body = await worker.get_json(f"/profiles/{anonymous_id}")
         if status == 200 and body["profile"]["counts"] == expected:
@@ -187,6 +191,36 @@ async def test_page_view_click_and_visible_engagement_reach_their_topics(site, b
         await asyncio.sleep(0.2)
     assert status == 200 and body["profile"]["counts"] == expected, body
     assert body["profile"]["devices"] == {"desktop": sum(expected.values())}
+
+
+async def test_each_block_is_reported_shown_once_per_page_view_when_half_visible(site, browser):
+    deployment, worker = site
+    page = await first_page(browser)
+    url = demo_url(worker)
+    await page.goto(url)
+    await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # the bottom block
+    await asyncio.sleep(0.5)
+    await page.evaluate("window.scrollTo(0, 0)")
+    await asyncio.sleep(0.3)
+    await page.evaluate("window.scrollTo(0, document.documentElement.scrollHeight)")  # seen again: not re-sent
+    await page.evaluate("""() => {  // a block rendered later, client-side
+        const block = document.createElement('section');
+        block.dataset.tmBlock = 'rendered-later';
+        block.innerHTML = '<button data-tm-item="p-8">Product 8</button>';
+        document.body.appendChild(block);
+    }""")
+    found = await wait_for(deployment, "clickstream", url, lambda found: {"far-below", "rendered-later"} <= {
+        r["properties"].get("block_id") for r in found if r.get("event") == "Recommendation Shown"})
+    await asyncio.sleep(1.5)  # time for a repeat to arrive, if the tracker sent one
+    found = await records(deployment, "clickstream", url)
+    shows = [r["properties"] for r in found if r.get("event") == "Recommendation Shown"]
+    by_block = {}
+    for show in shows:
+        by_block.setdefault(show["block_id"], []).append(show["products"])
+    assert by_block == {"home-recommended": [[{"product_id": f"p-{n}"} for n in (1, 2, 3)]],
+                        "home-trending": [[{"product_id": "p-4"}]],
+                        "far-below": [[{"product_id": "p-6"}, {"product_id": "p-7"}]],
+                        "rendered-later": [[{"product_id": "p-8"}]]}
 
 
 @pytest.mark.parametrize("signal", ["doNotTrack", "globalPrivacyControl"])
@@ -313,7 +347,10 @@ async def test_refused_batches_are_dropped_with_a_warning(site, browser):
     await page.goto(demo_url(worker))
     await wait_until(lambda: warnings)
     assert "HTTP 400" in warnings[0] and "dropped" in warnings[0]
-    assert await page.evaluate("localStorage.getItem('tm_queue')") is None
+    # Every refused batch is dropped, not kept for a retry: the queue empties (the blocks' shows, queued
+    # just after the first batch left, are refused and dropped in the next one).
+    await wait_until_async(lambda: page.evaluate("localStorage.getItem('tm_queue') === null"))
+    assert all("HTTP 400" in warning and "dropped" in warning for warning in warnings)
 
 
 async def wait_until(condition: Callable[[], object], timeout: float = 20.0) -> None:
