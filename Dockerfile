@@ -14,7 +14,9 @@ RUN groupadd --system --gid 10001 tastemaker \
  && install -d -o tastemaker -g tastemaker /var/lib/tastemaker
 
 WORKDIR /opt/tastemaker
-# All dependencies are pinned in pyproject.toml and have manylinux wheels for CPython 3.11: no compiler.
+# Dependencies are pinned in pyproject.toml. All have manylinux wheels for CPython 3.11 except LightFM, whose
+# wheel does not import on glibc >= 2.31: it is built from its sdist (as the Makefile does), portable flags,
+# with a compiler that is removed again in the same layer.
 COPY pyproject.toml README.md ./
 COPY app ./app
 COPY agents ./agents
@@ -23,7 +25,10 @@ COPY models ./models
 COPY tastemaker ./tastemaker
 # Served by the worker at /tracker.js and /demo, found in the working directory (app/web/tracker.py).
 COPY tracker ./tracker
-RUN pip install --no-compile . && rm -rf /root/.cache
+RUN apt-get update && apt-get install -y --no-install-recommends gcc libc6-dev \
+ && PIP_NO_BINARY=lightfm-next LIGHTFM_NO_CFLAGS=1 pip install --no-compile . \
+ && python -c "import lightfm" \
+ && apt-get purge -y --auto-remove gcc libc6-dev && rm -rf /var/lib/apt/lists/* /root/.cache
 
 USER tastemaker
 VOLUME ["/var/lib/tastemaker"]

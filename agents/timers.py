@@ -60,8 +60,9 @@ async def _rebuild_index() -> None:
     count = 0
     for person, state in profiles.items():
         count += 1
-        if count % 500 == 0:
-            await asyncio.sleep(0)  # a long scan must not starve the stream
+        if count % 50 == 0:
+            # A long scan must not starve the stream or the web views: ~50 states decoded take ~5-10 ms.
+            await asyncio.sleep(0)
         if not state or state.get("merged_into"):
             continue
         person = person.decode() if isinstance(person, bytes) else person

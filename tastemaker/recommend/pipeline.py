@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any, Mapping, Sequence
 
 from tastemaker import profile as profiles
@@ -58,7 +58,10 @@ class Result:
     """Candidates removed per filter (debugging, metrics)."""
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        # Not dataclasses.asdict: it deep-copies every item dict (~3% of a request's time in the worker).
+        return {"items": self.items, "model_version": self.model_version, "fallback": self.fallback,
+                "fallback_reason": self.fallback_reason, "personalized": self.personalized,
+                "filtered": self.filtered}
 
 
 def recommend(person: Mapping[str, Any] | None, snapshot: ModelSnapshot | None,
