@@ -114,7 +114,9 @@ def answer(person: str | None, state: dict | None, asked: dict[str, Any], fallba
     # as_of: the event time of the newest event the list knows about (how fresh it is).
     as_of = (subject or {}).get("profile", {}) or {}
     return {"person": person, "block": asked["block"], **body,
-            "model_version": snapshot.version if snapshot is not None else None, "as_of": as_of.get("last_seen")}
+            "model_version": snapshot.version if snapshot is not None else None, "as_of": as_of.get("last_seen"),
+            # The experiment variant that chose this list: none until experiments exist (A/B tests).
+            "variant": None}
 
 
 @app.page("/recommendations/{person_id}")

@@ -39,6 +39,9 @@ class Signals:
     preferred_categories: frozenset[str] = frozenset()
     preferred_brands: frozenset[str] = frozenset()
 
+    def content_kinds(self, config: RankingConfig) -> frozenset[str]:
+        return frozenset(config.content_kinds)
+
 
 def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any] | None, now: float) -> Signals:
     profile = profile or {}
@@ -58,24 +61,40 @@ def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any]
 
 
 def adjustment(item_id: str, catalog: Catalog, signals: Signals, config: RankingConfig = DEFAULT) -> tuple[float, str | None]:
-    """The bonus of an item, and a short reason when one term dominates (else None)."""
-    categories, tags, brand = catalog.facets.get(item_id) or ([], [], None)
-    terms: dict[str, float] = {}
-    best_category = max(categories, key=lambda c: signals.category.get(c, 0.0), default=None)
-    if best_category and signals.category.get(best_category):
-        terms[f"you often look at {best_category}"] = config.category_affinity * signals.category[best_category]
+    """The bonus of an item, and a short reason when one term dominates (else None). Runs for every
+    candidate of every request: plain comparisons, and a reason's text is built only for the leading term."""
+    categories, tags, brand = catalog.facets.get(item_id) or ((), (), None)
+    total = top = 0.0
+    reason = None
+    if signals.category and categories:
+        shares = signals.category
+        best = max(categories, key=lambda c: shares.get(c, 0.0))
+        if shares.get(best):
+            top = term = config.category_affinity * shares[best]
+            total, reason = term, f"you often look at {best}"
     if brand and signals.brand.get(brand):
-        terms[f"you like {brand}"] = config.brand_affinity * signals.brand[brand]
+        term = config.brand_affinity * signals.brand[brand]
+        total += term
+        if term > top:
+            top, reason = term, f"you like {brand}"
     if tags and signals.tag:
-        terms["matches your interests"] = config.tag_affinity * max(signals.tag.get(t, 0.0) for t in tags)
-    if signals.purchase_intent and signals.cart_categories.intersection(categories):
-        terms["goes with your cart"] = config.purchase_intent_cart_category * signals.purchase_intent
-    if signals.research_intent and set(config.content_kinds).intersection(categories + tags):
-        terms["a guide for your research"] = config.research_intent_content * signals.research_intent
-    chosen = signals.preferred_categories.intersection(categories) or (brand and brand in signals.preferred_brands)
-    if chosen:
-        terms["you chose it in onboarding"] = config.onboarding
-    if not terms:
-        return 0.0, None
-    reason, top = max(terms.items(), key=lambda kv: kv[1])
-    return sum(terms.values()), reason if top >= 0.1 else None
+        term = config.tag_affinity * max(signals.tag.get(t, 0.0) for t in tags)
+        total += term
+        if term > top:
+            top, reason = term, "matches your interests"
+    if signals.purchase_intent and not signals.cart_categories.isdisjoint(categories):
+        term = config.purchase_intent_cart_category * signals.purchase_intent
+        total += term
+        if term > top:
+            top, reason = term, "goes with your cart"
+    if signals.research_intent and not signals.content_kinds(config).isdisjoint((*categories, *tags)):
+        term = config.research_intent_content * signals.research_intent
+        total += term
+        if term > top:
+            top, reason = term, "a guide for your research"
+    if not signals.preferred_categories.isdisjoint(categories) or (brand and brand in signals.preferred_brands):
+        term = config.onboarding
+        total += term
+        if term > top:
+            top, reason = term, "you chose it in onboarding"
+    return total, reason if top >= 0.1 else None
