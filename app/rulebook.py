@@ -61,11 +61,17 @@ class RuleBook:
             rule = parse_rule(document)
             if rule.id != rule_id:
                 raise RuleError("id", f"the record's key {rule_id!r} is not the rule's id {rule.id!r}")
-            rules = rules.with_rule(rule)
         except (ValueError, RuleError) as exc:  # RuleError is a ValueError; orjson's too
-            log.warning("rules topic: record for %r skipped: %s", rule_id, exc)
+            # The latest record of a key decides, valid or not: a worker replaying the topic after compaction
+            # sees only that record, and every worker must judge by the same rules.
+            log.warning("rules topic: record for %r is not a valid rule, the rule is removed: %s", rule_id, exc)
+            self.knowledge = replace(self.knowledge, rules=rules.without(rule_id))
+            self.documents.pop(rule_id, None)
             OUTCOMES["refused"] += 1
             return
+        # Not with_rule's version check alone: the topic is the record (the API and CLI never write a lower
+        # version; another producer might, and after compaction a fresh worker would take it as the first).
+        rules = rules.without(rule_id).with_rule(rule)
         self.knowledge = replace(self.knowledge, rules=rules)
         self.documents[rule_id] = document
         OUTCOMES["applied"] += 1

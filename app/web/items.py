@@ -24,6 +24,7 @@ from app.catalog import catalog, follower
 from app.main import app
 from app.topics import items as items_topic
 from app.web.auth import admin_refusal
+from app.web.bodies import read_body
 from app.web.errors import json_error
 from tastemaker.catalog import MAX_ITEM_BYTES, ItemError, parse_item_json
 
@@ -35,19 +36,6 @@ def _loading(web):
     if follower.ready.is_set():
         return None
     return json_error(web, 503, None, "the catalog is still being read from Kafka; retry shortly")
-
-
-async def _read_body(request) -> bytes:
-    """The body, read to its end or one byte past the item limit (``read(n)`` alone returns whatever has
-    arrived so far, which for a body in several TCP segments is only its beginning)."""
-    chunks, size = [], 0
-    while size <= MAX_ITEM_BYTES:
-        chunk = await request.content.read(MAX_ITEM_BYTES + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
 
 
 def _item_error(web, error: ItemError):
@@ -95,7 +83,7 @@ class OneItem(View):
             return refused
         if loading := _loading(self):
             return loading
-        body = await _read_body(request)
+        body = await read_body(request, MAX_ITEM_BYTES)
         try:
             if not body.strip():
                 raise ItemError(None, "the request body must hold the item as a JSON object")

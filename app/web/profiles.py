@@ -18,6 +18,7 @@ from agents.bundle_io import send_bundles
 from app.main import app, settings
 from app.topics import events_by_id
 from app.web.auth import admin_refusal, site_refusal
+from app.web.bodies import read_body
 from app.web.errors import json_error
 from tables.identities import identities
 from tables.profiles import profiles
@@ -107,9 +108,15 @@ def preferences_args(body) -> dict:
     return args
 
 
+MAX_BODY = 16 * 1024
+
+
 async def _body_json(request):
+    body = await read_body(request, MAX_BODY)
+    if len(body) > MAX_BODY:
+        raise ValueError(None, f"the body is larger than {MAX_BODY // 1024} KB")
     try:
-        return orjson.loads(await request.read())
+        return orjson.loads(body)
     except orjson.JSONDecodeError:
         raise ValueError(None, "the body is not JSON") from None
 

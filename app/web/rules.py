@@ -23,6 +23,7 @@ from app.main import app
 from app.rulebook import rulebook
 from app.topics import rules as rules_topic
 from app.web.auth import admin_refusal
+from app.web.bodies import read_body
 from app.web.errors import json_error
 from tastemaker.rules import RuleError, parse_rule
 from tastemaker.rules.changes import Change, plan_apply, plan_delete, plan_enabled
@@ -32,7 +33,7 @@ VISIBLE_WITHIN = 10.0  # seconds a change may take to come back from Kafka to th
 
 
 async def _document(request):
-    body = await request.content.read(MAX_BODY + 1)
+    body = await read_body(request, MAX_BODY)
     if len(body) > MAX_BODY:
         raise RuleError("document", f"is larger than {MAX_BODY // 1024} KB")
     if not body.strip():

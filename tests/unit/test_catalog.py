@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import time
 
 import orjson
 import pytest
@@ -196,21 +195,17 @@ def test_pages_in_id_order_filtered_by_category_and_brand():
     assert catalog.categories() == {"even": 5, "odd": 4, "all": 9}
 
 
-def test_twenty_thousand_items_load_and_answer_quickly():
+def test_twenty_thousand_items_load_and_are_indexed():
+    # How fast is bench territory (README: Item catalog); this checks what a big catalog answers.
     rows = [orjson.dumps({"item_id": f"sku-{n:06d}", "title": f"Item {n}", "categories": [f"c{n % 50}", "all"],
                           "tags": ["t1", "t2"], "brand": f"brand-{n % 200}", "price": n / 10, "currency": "EUR",
                           "created_at": "2026-01-01T00:00:00Z", "attributes": {"color": "red", "size": n % 12}})
             for n in range(20_000)]
     catalog = Catalog()
-    started = time.perf_counter()
     for raw in rows:
         catalog.upsert(parse_item_json(raw))
-    loaded = time.perf_counter() - started
     assert len(catalog) == 20_000 and catalog.version == 20_000
-    assert loaded < 5.0, f"{loaded:.2f}s to load 20,000 items"  # ~0.3 s here; generous for a shared machine
-    started = time.perf_counter()
     first = catalog.page(limit=100)
     assert len(catalog.in_category("c7")) == 400 and len(catalog.of_brand("brand-3")) == 100
     assert [i["item_id"] for i in catalog.page(limit=2, after=first[-1]["item_id"])] == ["sku-000100", "sku-000101"]
     assert len(catalog.page(limit=1000, category="all", brand="brand-3")) == 100
-    assert time.perf_counter() - started < 1.0
