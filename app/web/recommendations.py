@@ -4,7 +4,7 @@
                    state + model + catalog + trending ──▶ tastemaker/recommend/pipeline.recommend ──▶ JSON
 
 Query: ``limit`` (1..50, default 10), ``context`` (``device:mobile,locale:de-DE,referrer:google.com,
-campaign:spring``; the profile's last context when absent), ``exclude`` (comma-separated item ids), ``block``
+utm_source:newsletter,utm_medium:email``; the profile's last context when absent), ``exclude`` (comma-separated item ids), ``block``
 (the page block asking, echoed back), ``item_id`` (the item on the page: left out of the list).
 
 Never an error page to a site for what is not the request's fault: when the model, the profile or a
@@ -36,7 +36,7 @@ log = logging.getLogger(__name__)
 
 MAX_LIMIT = 50
 MAX_EXCLUDE = 100
-CONTEXT_KEYS = ("device", "locale", "referrer", "campaign")
+CONTEXT_KEYS = ("device", "locale", "referrer", "utm_source", "utm_medium")
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=2.0)
 MAX_HOPS = 4  # tombstones of merged persons point on
 
@@ -85,7 +85,10 @@ def parse_query(query) -> dict[str, Any]:
             if not sep or key not in CONTEXT_KEYS or not value.strip():
                 raise BadQuery("context", f"context is key:value pairs separated by commas, keys "
                                           f"{', '.join(CONTEXT_KEYS)}; not {part!r}")
-            context[key] = {"name": value.strip()} if key == "campaign" else value.strip()
+            if key.startswith("utm_"):  # the campaign fields the model's context tokens read
+                context.setdefault("campaign", {})[key[4:]] = value.strip()
+            else:
+                context[key] = value.strip()
     exclude = [i for i in (query.get("exclude") or "").split(",") if i.strip()]
     if len(exclude) > MAX_EXCLUDE:
         raise BadQuery("exclude", f"at most {MAX_EXCLUDE} excluded items")
@@ -99,7 +102,8 @@ def answer(person: str | None, state: dict | None, asked: dict[str, Any], fallba
     now = time.time()
     snapshot = model_store.snapshot
     trending = views.trending(now)
-    popular = {"": snapshot.popular if snapshot is not None and getattr(snapshot, "popular", None) else trending}
+    # The model's popular lists (overall and per context token: cold start by context), else what is trending.
+    popular = snapshot.popular if snapshot is not None and snapshot.popular else {"": trending}
     request = pipeline.Request(count=asked["limit"], now=now, context=asked["context"], exclude=asked["exclude"],
                                personalize=fallback_reason is None)
     subject = None

@@ -61,6 +61,9 @@ class ModelSnapshot:
     params: dict[str, Any] = field(default_factory=dict)
     metrics: dict[str, float] = field(default_factory=dict)
     created_at: float = 0.0
+    popular: dict[str, list[tuple[str, float]]] = field(default_factory=dict)
+    """Popular items of the training data: "" for everyone, and per person context token (``locale:de-de``)
+    the items persons with that token interacted with most (training.popularity): cold start by context."""
 
     def __post_init__(self) -> None:
         self.index = {item_id: n for n, item_id in enumerate(self.item_ids)}
@@ -123,7 +126,8 @@ class ModelSnapshot:
         header = {"format": FORMAT, "version": self.version, "item_ids": self.item_ids,
                   "item_tokens": self.item_tokens, "context_tokens": self.context_tokens,
                   "trained_from": self.trained_from, "trained_to": self.trained_to, "params": self.params,
-                  "metrics": self.metrics, "created_at": self.created_at}
+                  "metrics": self.metrics, "created_at": self.created_at,
+                  "popular": {token: [[i, w] for i, w in items] for token, items in self.popular.items()}}
         out = io.BytesIO()
         np.savez_compressed(
             out, header=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8),
@@ -144,7 +148,8 @@ class ModelSnapshot:
                 item_token_vectors=arrays["item_token_vectors"], item_token_biases=arrays["item_token_biases"],
                 context_tokens=header["context_tokens"], context_vectors=arrays["context_vectors"],
                 trained_from=header["trained_from"], trained_to=header["trained_to"], params=header["params"],
-                metrics=header["metrics"], created_at=header["created_at"])
+                metrics=header["metrics"], created_at=header["created_at"],
+                popular={token: [(i, float(w)) for i, w in items] for token, items in header.get("popular", {}).items()})
 
 
 @dataclass

@@ -80,6 +80,34 @@ def _as_context(fields: Mapping[str, Any]) -> dict[str, Any]:
             "referrer": fields.get("page_referrer"), "campaign": fields.get("campaign") or {}}
 
 
+POPULAR_GLOBAL = 200  # items in the global popular list of a model
+POPULAR_PER_TOKEN = 50  # per context token
+MIN_PERSONS_PER_TOKEN = 5  # a context token seen on fewer persons gets no list of its own
+
+
+def popularity(pairs: Sequence[Interaction], contexts: Mapping[str, list[str]]) -> dict[str, list[tuple[str, float]]]:
+    """Summed interaction weights per item, for everyone ("") and per context token: what visitors on the
+    same device, locale, referrer or campaign took to, for a person the model knows nothing else about."""
+    overall: Counter = Counter()
+    by_token: dict[str, Counter] = defaultdict(Counter)
+    persons_by_token: Counter = Counter()
+    for person, tokens in contexts.items():
+        persons_by_token.update(set(tokens))
+    for pair in pairs:
+        overall[pair.item_id] += pair.weight
+        for token in contexts.get(pair.person, ()):
+            by_token[token][pair.item_id] += pair.weight
+    lists = {"": _top(overall, POPULAR_GLOBAL)}
+    for token, counts in by_token.items():
+        if persons_by_token[token] >= MIN_PERSONS_PER_TOKEN:
+            lists[token] = _top(counts, POPULAR_PER_TOKEN)
+    return lists
+
+
+def _top(counts: Counter, n: int) -> list[tuple[str, float]]:
+    return [(item, round(weight, 3)) for item, weight in sorted(counts.items(), key=lambda e: (-e[1], e[0]))[:n]]
+
+
 def split(pairs: Sequence[Interaction], contexts: Mapping[str, list[str]]) -> tuple[list[Interaction], list[Holdout]]:
     """Hold out each person's latest item (persons with at least two); the rest trains."""
     by_person: dict[str, list[Interaction]] = defaultdict(list)
@@ -149,6 +177,7 @@ def run(events: Iterable[Mapping[str, Any]], catalog: Iterable[Mapping[str, Any]
     if serving is not None:
         report.serving_metrics = measure(model_ranker(serving, config, popular), cases)
     snapshot.metrics = dict(report.metrics)
+    snapshot.popular = popularity(pairs, contexts)
     if not cases:
         report.promote, report.why = serving is None, ("no held-out cases to compare on; first model" if serving is None
                                                         else "no held-out cases to compare with the serving model")

@@ -260,3 +260,22 @@ async def test_a_partition_owner_down_gives_the_fallback_never_an_error(broker, 
         assert set(reasons) <= {"owner_unavailable", "no_model", "empty"}
     finally:
         deployed.shutdown()
+
+
+async def test_the_leader_retrains_on_its_schedule(broker, tmp_path):
+    deployed = Deployment(broker, tmp_path, TASTEMAKER_TRAIN_EVERY="3")
+    worker = deployed.worker("leader").start()
+    try:
+        await worker.wait_ready()
+        await send(deployed, "items", [(item_id, orjson.dumps({"item_id": item_id, "categories": [category]}))
+                                       for item_id, category in ITEMS.items()])
+        start = time.time() - 600
+        history = [(f"fan-{n}", orjson.dumps(view(f"fan-{n}", f"{CATEGORIES[n % 3]}-{k}", start + n * 10 + k)))
+                   for n in range(12) for k in range(5)]
+        await send(deployed, "clickstream", history)
+        # No command: the only worker is the leader, and its timer trains once the history is there.
+        body = await until(worker, "/recommendations/fan-1", lambda body: body["model_version"] is not None, 90)
+        assert body["fallback"] is False and ITEMS[body["items"][0]["item_id"]] == "books"
+        assert "training:" in worker.log_tail(2000)
+    finally:
+        deployed.shutdown()

@@ -6,6 +6,7 @@ import random
 
 from tastemaker.recommend import training
 from tastemaker.recommend.config import ModelConfig, RecommendConfig
+from tastemaker.recommend.model import ModelSnapshot
 from tests.unit.recommend_data import CATEGORIES, NOW, catalog
 
 FAST = RecommendConfig(model=ModelConfig(epochs=10))
@@ -50,3 +51,14 @@ def test_nothing_to_train_on_is_reported_not_promoted():
     report = training.run([{"person": "p", "type": "page", "event_time": NOW}], catalog(), None, FAST)
     assert report.snapshot is None and not report.promote and "no interactions" in report.why
 
+
+
+def test_each_model_carries_popular_items_overall_and_per_context():
+    events = history()
+    for event in events:  # garden fans browse on mobile, the others on desktop
+        event["device_type"] = "mobile" if event["person"].startswith("garden") else "desktop"
+    snapshot = training.run(events, catalog(), None, FAST, now=NOW).snapshot
+    assert set(snapshot.popular) >= {"", "device:mobile", "device:desktop"}
+    assert all(item.startswith("garden-") for item, _ in snapshot.popular["device:mobile"])
+    assert {item.split("-")[0] for item, _ in snapshot.popular[""]} == set(CATEGORIES)
+    assert ModelSnapshot.from_bytes(snapshot.to_bytes()).popular == snapshot.popular
