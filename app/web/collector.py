@@ -14,6 +14,7 @@ from datetime import datetime, timezone
 from faust.web import ResourceOptions, View
 
 from app.main import app, settings
+from app.web.bodies import read_body
 from tastemaker.ingest.collect import MAX_BATCH_BYTES, Accepted, accept
 from tastemaker.ingest.request_body import Refused, decode_body, parse_write_keys, write_key_source
 from tastemaker.ingest.routing import Router
@@ -37,14 +38,7 @@ async def _read_body(request) -> bytes:
     declared = request.content_length
     if declared is not None and declared > MAX_BATCH_BYTES and not request.headers.get("Content-Encoding"):
         raise Refused(413, None, f"body larger than {MAX_BATCH_BYTES // 1024} KB")
-    chunks, size = [], 0
-    while size <= MAX_BATCH_BYTES:
-        chunk = await request.content.read(MAX_BATCH_BYTES + 1 - size)
-        if not chunk:
-            break
-        chunks.append(chunk)
-        size += len(chunk)
-    return b"".join(chunks)
+    return await read_body(request, MAX_BATCH_BYTES)
 
 
 async def _read(request) -> tuple[object, str]:

@@ -24,6 +24,7 @@ from app.catalog import catalog as item_catalog
 from app.main import app
 from app.model_store import model_store
 from app.web.errors import json_error
+from app.web.queries import BadQuery, limit_of
 from app.web.trending import trending_now
 from tables.identities import identities
 from tables.profiles import profiles
@@ -63,19 +64,8 @@ class Views:
 views = Views()
 
 
-class BadQuery(ValueError):
-    def __init__(self, field: str, reason: str) -> None:
-        super().__init__(reason)
-        self.field, self.reason = field, reason
-
-
 def parse_query(query) -> dict[str, Any]:
-    try:
-        limit = int(query.get("limit", "10"))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError
-    except ValueError:
-        raise BadQuery("limit", f"limit must be a whole number from 1 to {MAX_LIMIT}") from None
+    limit = limit_of(query, 10, MAX_LIMIT)
     context = None
     if query.get("context"):
         context = {}
@@ -183,11 +173,9 @@ async def get_similar(web, request, item_id: str):
     """Items like ``item_id``: the model's embedding neighbours blended with shared categories, tags and brand
     (content alone for an item the model does not know yet). Any worker: the model and catalog are whole."""
     try:
-        limit = int(request.query.get("limit", "10"))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError
-    except ValueError:
-        return json_error(web, 400, "limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        limit = limit_of(request.query, 10, MAX_LIMIT)
+    except BadQuery as bad:
+        return json_error(web, 400, bad.field, bad.reason)
     catalog = views.catalog()
     snapshot = model_store.snapshot
     if item_id not in catalog and (snapshot is None or item_id not in snapshot.index):

@@ -14,6 +14,7 @@ import orjson
 from app.main import app, settings
 from app.topic_follower import TopicFollower
 from app.web.errors import json_error
+from app.web.queries import BadQuery, limit_of
 from tastemaker import trending
 
 MAX_LIMIT = 100
@@ -46,10 +47,8 @@ async def get_trending(web, request):
     if kind not in ("item", "category"):
         return json_error(web, 400, "kind", "kind must be item or category")
     try:
-        limit = int(request.query.get("limit", "20"))
-        if not 1 <= limit <= MAX_LIMIT:
-            raise ValueError
-    except ValueError:
-        return json_error(web, 400, "limit", f"limit must be a whole number from 1 to {MAX_LIMIT}")
+        limit = limit_of(request.query, 20, MAX_LIMIT)
+    except BadQuery as bad:
+        return json_error(web, 400, bad.field, bad.reason)
     return web.json({"kind": kind, "trending": [{"id": key, "score": round(score, 4)}
                                                 for key, score in trending_now(kind, limit)]})
