@@ -65,8 +65,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (FAUST, PYTHON, REPO, bootstrap_of, cpu_seconds, say, start_kafka, stop, stop_kafka,  # noqa: E402
-                    wait_healthy, worker_env)
+from common import (FAUST, PYTHON, REPO, bootstrap_of, cpu_seconds, delete_topics_of, say, start_kafka, stop,  # noqa: E402
+                    stop_kafka, wait_healthy, worker_env)
 
 TOKEN = f"bench-{uuid.uuid4().hex}"  # this run's workers only
 PROBE = "Probe"
@@ -453,6 +453,7 @@ def repetition(name: str, args, broker: str, run_dir) -> dict:
             raise SystemExit(f"{name} exited during the run; see .run/bench/{name}.log")
     finally:
         stop(server)
+        delete_topics_of(bootstrap_of(broker), app_id)
     checks = ""
     if outcomes is not None:
         errors = sum(v for k, v in outcomes.items() if k.startswith("rules:error:"))

@@ -34,8 +34,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from common import (FAUST, PYTHON, REPO, bootstrap_of, cpu_seconds, say, start_kafka, stop, stop_kafka,
-                    wait_healthy, worker_env)
+from common import (FAUST, PYTHON, REPO, bootstrap_of, cpu_seconds, delete_topics_of, say, start_kafka, stop,
+                    stop_kafka, wait_healthy, worker_env)
 
 INPUTS = ("clickstream", "purchase_events", "engagement_metrics", "identities")
 START = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc).timestamp()
@@ -194,8 +194,11 @@ def main() -> None:
                     cmd = [FAUST, "-A", "app", "worker", "-l", "info"]
                     env = worker_env(broker, app_id, args.port, run_dir / "data", TASTEMAKER_ROLES="stream",
                                      TASTEMAKER_PARTITIONS=str(args.partitions))
-                results["servers"][name].append(
-                    repetition(name, cmd, env, len(events), url, run_dir / f"{name}.log", args.timeout))
+                try:
+                    results["servers"][name].append(
+                        repetition(name, cmd, env, len(events), url, run_dir / f"{name}.log", args.timeout))
+                finally:
+                    delete_topics_of(bootstrap, app_id)
     finally:
         if started_kafka:
             stop_kafka()

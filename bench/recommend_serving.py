@@ -36,7 +36,8 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from common import FAUST, PYTHON, REPO, bootstrap_of, say, start_kafka, stop, stop_kafka, wait_healthy, worker_env
+from common import (FAUST, PYTHON, REPO, bootstrap_of, delete_topics_of, say, start_kafka, stop, stop_kafka,
+                    wait_healthy, worker_env)
 
 sys.path.insert(0, str(REPO))
 from tastemaker import person as persons  # noqa: E402
@@ -206,6 +207,7 @@ def repetition(args, broker: str, run_dir, rng: random.Random) -> dict:
         return result
     finally:
         stop(worker)
+        delete_topics_of(bootstrap, app_id)
 
 
 class urllib_get:
