@@ -106,9 +106,9 @@ def answer(person: str | None, state: dict | None, asked: dict[str, Any], fallba
         body.update(fallback=True, fallback_reason=fallback_reason)
     body.pop("filtered", None)
     # as_of: the event time of the newest event the list knows about (how fresh it is).
-    as_of = (subject or {}).get("profile", {}) or {}
+    profile = (subject or {}).get("profile") or {}
     return {"person": person, "block": asked["block"], **body,
-            "model_version": snapshot.version if snapshot is not None else None, "as_of": as_of.get("last_seen"),
+            "model_version": snapshot.version if snapshot is not None else None, "as_of": profile.get("last_seen"),
             # The experiment variant that chose this list: none until experiments exist (A/B tests).
             "variant": None}
 

@@ -39,9 +39,6 @@ class Signals:
     preferred_categories: frozenset[str] = frozenset()
     preferred_brands: frozenset[str] = frozenset()
 
-    def content_kinds(self, config: RankingConfig) -> frozenset[str]:
-        return frozenset(config.content_kinds)
-
 
 def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any] | None, now: float) -> Signals:
     profile = profile or {}
@@ -87,7 +84,7 @@ def adjustment(item_id: str, catalog: Catalog, signals: Signals, config: Ranking
         total += term
         if term > top:
             top, reason = term, "goes with your cart"
-    if signals.research_intent and not signals.content_kinds(config).isdisjoint((*categories, *tags)):
+    if signals.research_intent and any(kind in config.content_kinds for kind in (*categories, *tags)):
         term = config.research_intent_content * signals.research_intent
         total += term
         if term > top:
