@@ -1,5 +1,7 @@
 """Bundles in and out of the agents (tastemaker/bundles.py): the one place a bundle record is read, or
-dead-lettered when it is none, and the one place a writer's bundles are sent, each to its partition."""
+dead-lettered when it is none (not JSON, no items list, too many items: whatever a producer wrote to an
+internal topic), and the one place a writer's bundles are sent, each to its partition. Each item of a
+bundle is checked by the agent that applies it (``bundles.check_item``), inside its per-item handling."""
 
 from __future__ import annotations
 

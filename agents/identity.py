@@ -7,13 +7,16 @@
 Links come from the person stage (tastemaker/identity.py tells the whole protocol). Items this stage
 forwards keep their input position and gain the raw id (``via``), the unit of exactly-once in the person
 stage (tastemaker/delivery.py); this stage itself only keeps idempotent state.
+
+No record stops the stage: a record that is not a bundle is dead-lettered whole (agents/bundle_io.py), an
+item that fails ``bundles.check_item`` or whatever it triggers is dead-lettered alone, with its position,
+and the rest of the bundle goes on.
 """
 
 from __future__ import annotations
 
+import time
 from dataclasses import replace
-
-import orjson
 
 from agents.bundle_io import items_of, send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
@@ -36,19 +39,20 @@ async def resolve_identities(stream):
         if items is None:
             continue
         out = bundles.BundleWriter(settings.partitions)
+        now = time.time()
         for index, entry in enumerate(items):
             here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
             try:
-                _resolve(entry, here, message.timestamp, out)
+                _resolve(entry, here, message.timestamp, now, out)
             except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
-                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable bundle item: {exc!r}"[:200], None, here)
+                await send_to_dead_letter(bundles.item_bytes(entry), None, f"unreadable bundle item: {exc!r}"[:200],
+                                          None, here)
         await send_bundles(events_by_person, out)
 
 
-def _resolve(entry: dict, here: SourcePosition, at: float, out: bundles.BundleWriter) -> None:
-    raw_id, body = str(entry["key"]), entry["body"]
-    if not raw_id or not isinstance(body, dict):
-        raise ValueError("an item needs a key and an object body")
+def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bundles.BundleWriter) -> None:
+    bundles.check_item(entry, now)
+    raw_id, body = entry["key"], entry["body"]
     kind = body.get("kind", "event")
     if kind == "link":
         _link(raw_id, str(body["person"]), replace(here, via=raw_id), out)

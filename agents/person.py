@@ -2,6 +2,8 @@
 
     <app_id>-events-by-person (bundles, items keyed by person) ─▶ profiles[person] ─▶ links ─▶ events-by-id
                                                                               ─▶ absorb / forwards ─▶ events-by-person
+                                                                              ─▶ interaction records, forget
+                                                                                 markers ─▶ interactions
 
 One pass per item over the person's state, one table write per person and bundle: the pure transition
 decides, this agent only reads, writes and sends (what it sends, bundled by destination partition).
@@ -27,7 +29,6 @@ from tables.profiles import profiles
 from tastemaker import behaviour, bundles
 from tastemaker import person as persons
 from tastemaker.delivery import SourcePosition
-from tastemaker.interaction_log import interaction_record
 
 log = logging.getLogger(__name__)
 
@@ -49,10 +50,11 @@ async def update_persons(stream):
         # The bundle's outcome per person, written once at the end: a person with several items in the
         # bundle costs one table write (one RocksDB put, one changelog record) instead of one per item.
         written: dict[str, dict | None] = {}  # person -> state to store, or None to delete
-        history = bundles.BundleWriter(settings.partitions)  # the applied events' interaction records
+        history = bundles.BundleWriter(settings.partitions)  # interaction records and forget markers, in order
         acks = []
         for index, entry in enumerate(items):
             try:
+                bundles.check_item(entry, time.time())  # shape, size, depth, field types: or dead-lettered
                 person = str(entry["key"])
                 body = entry["body"]
                 if not person or not isinstance(body, dict):
@@ -65,7 +67,8 @@ async def update_persons(stream):
                 if not isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
                     log.exception("person item at %s:%s:%s, index %s", message.topic, message.partition, message.offset, index)
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
-                await send_to_dead_letter(orjson.dumps(entry), None, f"unreadable person item: {exc!r}"[:200], None, here)
+                await send_to_dead_letter(bundles.item_bytes(entry), None, f"unreadable person item: {exc!r}"[:200], None,
+                                          here)
                 continue
             acks += [await personalization_decisions.send(key=person, value=orjson.dumps(decision))
                      for decision in step.decisions]
@@ -75,8 +78,8 @@ async def update_persons(stream):
                 written[person] = step.state
             if "applied" in step.outcomes and body.get("kind", "event") == "event":
                 partition_trending.add(message.partition, body)
-                if (record := interaction_record(person, body)) is not None:
-                    history.add(bundles.item(person, record))
+            for key, record in step.history:  # interactions, and forget markers (before the state is deleted)
+                history.add(bundles.item(key, record))
             for send in step.sends:
                 out[send.to].add(bundles.item(send.key, send.value, send.source))
             OUTCOMES.update(step.outcomes)
@@ -84,7 +87,9 @@ async def update_persons(stream):
         # a write even when the worker is killed before its changelog record and offsets are sent, and a
         # redelivered event is then skipped as applied. A decision lost in that window would never be sent;
         # sent first, a crash can only repeat it, with the same decision id (subscribers drop repeats).
-        # The interaction history likewise: a redelivered event skipped as applied would not add it again.
+        # The interaction history likewise: a redelivered event skipped as applied would not add it again,
+        # and a forget's markers are in Kafka before the person's state is deleted (a crash in between
+        # applies the forget again, with the same markers).
         acks += await send_bundles(interactions, history)
         if acks:
             await asyncio.gather(*acks)

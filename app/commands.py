@@ -251,10 +251,33 @@ async def items(self, action: str, targets: tuple[str, ...], fmt: str | None, as
 
 
 @app.command(
+    argument("raw_id"),
+    option("--ttl", type=int, default=3600, show_default=True,
+           help="seconds the token is valid (at most TASTEMAKER_VISITOR_TOKEN_TTL_MAX)"),
+)
+async def visitor_token(self, raw_id: str, ttl: int) -> None:
+    """Print a visitor token for one id (userId or anonymousId), signed with the first of
+    TASTEMAKER_VISITOR_SECRETS: what a site's server issues to the visitor's page (tastemaker/access.py).
+
+    Exit status 2 when visitor tokens are off or the lifetime is out of bounds.
+    """
+    from tastemaker.access import AccessError, visitor_token_for
+
+    try:
+        self.say(visitor_token_for(settings.access, raw_id, ttl))
+    except AccessError as error:
+        self.say(f"refused: {error}", err=True)
+        raise SystemExit(2) from None
+
+
+@app.command(
     option("--dry-run", is_flag=True, help="train and report, publish nothing"),
     option("--json", "as_json", is_flag=True, help="the report as JSON"),
+    option("--person", "persons", multiple=True,
+           help="also report how many records of this id the history holds and how many this run trained on "
+                "(a forgotten or opted-out person: 0); repeatable"),
 )
-async def train(self, dry_run: bool, as_json: bool) -> None:
+async def train(self, dry_run: bool, as_json: bool, persons: tuple[str, ...] = ()) -> None:
     """Train a recommendation model on the interaction history in Kafka (the last TASTEMAKER_TRAIN_WINDOW
     seconds) and the catalog; publish it to every worker if it is not worse than the serving one.
 
@@ -270,13 +293,18 @@ async def train(self, dry_run: bool, as_json: bool) -> None:
             catalog_items.append(parse_item_json(value, item_id=item_id))
         except Exception:  # noqa: BLE001 - a record that is not an item is no item (as on the workers)
             continue
-    report = await train_once(catalog_items, await read_serving(), publish_model=not dry_run)
+    report = await train_once(catalog_items, await read_serving(), publish_model=not dry_run, audit=persons)
     summary = report.to_dict()
     if as_json:
         self.say(json.dumps(summary, indent=2))
     else:
         self.say(f"model {summary['version']}: {summary['interactions']} interactions of {summary['persons']} "
                  f"persons, {summary['items']} items, {summary['holdout']} held-out cases, {summary['seconds']} s")
+        history = summary["history"]
+        self.say(f"  history             {history.get('read', 0)} records read, {history.get('hidden', 0)} hidden "
+                 f"(forgotten or opted out), {history.get('duplicates', 0)} duplicates")
+        for raw_id, counts in summary["audit"].items():
+            self.say(f"  person {raw_id}: {counts['in_history']} records in the history, {counts['read']} trained on")
         for name in ("metrics", "serving_metrics", "popularity_metrics"):
             if summary[name]:
                 self.say(f"  {name:<19} " + ", ".join(f"{k} {v:.4f}" for k, v in summary[name].items() if k != "cases"))

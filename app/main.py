@@ -10,7 +10,8 @@ import gc
 
 import faust
 
-from app import faust_patches
+from app import faust_patches, log_throttle
+from app.log_throttle import ThrottleConfig, ThrottleFilter
 from app.partitioner import cached_partitioner
 from app.settings import Settings
 
@@ -25,8 +26,22 @@ settings = Settings.from_env()
 gc.set_threshold(20_000, 50, 100)
 
 
+# Repeated log lines (a broker outage: every Kafka client logs each retry) once per interval, with a count.
+LOG_THROTTLE = ThrottleConfig()
+_log_throttle: ThrottleFilter | None = None
+
+
 class TastemakerApp(faust.App):
+    def _new_web(self):
+        # Faust's aiohttp server with deadlines for request heads and idle connections (app/web_server.py);
+        # bodies have theirs where they are read (app/web/bodies.py).
+        from app.web_server import DeadlineWeb
+
+        return DeadlineWeb(self, head_timeout=settings.header_timeout, idle_timeout=settings.idle_timeout)
+
     async def on_first_start(self) -> None:
+        global _log_throttle
+        _log_throttle = log_throttle.install(LOG_THROTTLE)  # Faust's worker has set up logging by now
         settings.datadir.mkdir(parents=True, exist_ok=True)  # Faust's own mkdir is not recursive
         await super().on_first_start()
         # Create every topic with its partition count before anything subscribes: the broker must never
@@ -54,6 +69,13 @@ app = TastemakerApp(
     web_bind=settings.web_bind,
     web_host=settings.web_host,
     canonical_url=settings.canonical_url,
+    # Faust's own views are off: /table/<name>/<key>/ serves raw table state (a whole person) and /router/
+    # the cluster's layout, to anyone. Routing needs neither (table_route asks the assignor in-process).
+    # /graph and the statistics at / follow `debug` unless set: off too, so / is Faust's {"status": "OK"}.
+    web_tables_enabled=False,
+    web_router_enabled=False,
+    web_graph_enabled=False,
+    web_stats_enabled=False,
     broker_session_timeout=settings.session_timeout,
     broker_heartbeat_interval=max(settings.session_timeout / 10, 0.3),
     # A worker answers its first requests only after joining: Faust's 60 s rebalance timeout makes a
@@ -65,3 +87,9 @@ app = TastemakerApp(
     producer_max_batch_size=256 * 1024,
     producer_partitioner=cached_partitioner,
 )
+
+
+@app.timer(LOG_THROTTLE.interval)
+async def _summarise_repeated_log_lines() -> None:
+    if _log_throttle is not None:
+        _log_throttle.drain()

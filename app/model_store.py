@@ -4,16 +4,16 @@
                                                  ──▶ every worker's TopicFollower ──▶ ``model_store.snapshot``
 
 Every worker serves the one snapshot under "serving", and a worker started later loads it from the topic in
-milliseconds instead of retraining. Until a model exists (or if the record cannot be read) recommendations
-are served from popularity with ``fallback: true``.
+milliseconds instead of retraining. Until a model exists (or if the record cannot be read: counted as
+``refused:models`` in ``GET /stats/ingest``) recommendations are served from popularity with ``fallback: true``.
 """
 
 from __future__ import annotations
 
 import logging
-from collections import Counter
 
 from app.main import app, settings
+from app.stage_reports import OUTCOMES
 from app.topic_follower import TopicFollower
 from app.topics import models as models_topic
 from tastemaker.recommend.model import ModelSnapshot
@@ -21,7 +21,6 @@ from tastemaker.recommend.model import ModelSnapshot
 log = logging.getLogger(__name__)
 
 SERVING = "serving"
-OUTCOMES: Counter[str] = Counter()
 
 
 class ModelStore:
@@ -33,19 +32,19 @@ class ModelStore:
             return
         if value is None:
             self.snapshot = None
-            OUTCOMES["removed"] += 1
+            OUTCOMES["removed:models"] += 1
             return
         try:
             self.snapshot = ModelSnapshot.from_bytes(value)
         except Exception as error:  # noqa: BLE001 - never crash the worker on a record
             # No model rather than the previous one: a worker replaying the topic after compaction sees only
             # this record, and every worker must serve the same thing.
-            log.warning("models topic: the serving record is not a model snapshot; serving without a model: %r",
-                        error)
+            log.warning("models topic: the serving record is not a model snapshot; serving without a model: %s",
+                        type(error).__name__)
             self.snapshot = None
-            OUTCOMES["refused"] += 1
+            OUTCOMES["refused:models"] += 1
             return
-        OUTCOMES["loaded"] += 1
+        OUTCOMES["loaded:models"] += 1
         log.info("serving model %s (%d items)", self.snapshot.version, len(self.snapshot.item_ids))
 
 

@@ -6,7 +6,9 @@
 
 A worker starts judging events only once it has read the topic to its end (``ready``), so a restarted worker
 never evaluates an event without the rules an uninterrupted one would have had. A record that is not a valid
-rule (another producer wrote it) is logged, counted and skipped; the rules in force stay as they were.
+rule (another producer wrote it, bypassing the API) is logged, counted and removes the rule of its key: the
+latest record of a key decides, as after compaction. Valid means what the API checks too, the condition's
+cost bound included (tastemaker/rules/cost.py), so no producer can make a worker evaluate a costlier rule.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from dataclasses import replace
 
 import orjson
 
+from app import stage_reports
 from app.main import app, settings
 from app.topic_follower import TopicFollower
 from app.topics import rules as rules_topic
@@ -61,13 +64,14 @@ class RuleBook:
             rule = parse_rule(document)
             if rule.id != rule_id:
                 raise RuleError("id", f"the record's key {rule_id!r} is not the rule's id {rule.id!r}")
-        except (ValueError, RuleError) as exc:  # RuleError is a ValueError; orjson's too
+        except Exception as exc:  # noqa: BLE001 — RuleError, orjson's ValueError, whatever a producer's record holds
             # The latest record of a key decides, valid or not: a worker replaying the topic after compaction
             # sees only that record, and every worker must judge by the same rules.
             log.warning("rules topic: record for %r is not a valid rule, the rule is removed: %s", rule_id, exc)
             self.knowledge = replace(self.knowledge, rules=rules.without(rule_id))
             self.documents.pop(rule_id, None)
             OUTCOMES["refused"] += 1
+            stage_reports.OUTCOMES["refused:rules"] += 1  # GET /stats/ingest
             return
         # Not with_rule's version check alone: the topic is the record (the API and CLI never write a lower
         # version; another producer might, and after compaction a fresh worker would take it as the first).

@@ -12,6 +12,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from tastemaker.access import AccessConfig, AccessError, parse_secrets
+from tastemaker.ingest.client_address import parse_networks
+from tastemaker.ingest.rate_limit import Rate, RateSpecError
 from tastemaker.ingest.request_body import parse_write_keys
 from tastemaker.ingest.routing import RouteError, Router
 from tastemaker.ingest.sanity import Limits
@@ -23,6 +26,36 @@ ROLES = ("collector", "stream")
 
 class SettingsError(ValueError):
     """A configuration variable holds a value Tastemaker cannot use."""
+
+
+def _secrets(env: Mapping[str, str], var: str) -> tuple[str, ...]:
+    """A comma-separated list of secrets (tastemaker/access.py parse_secrets); the message names ``var``."""
+    if var == "TASTEMAKER_ADMIN_TOKENS" and "TASTEMAKER_ADMIN_TOKEN" in env:
+        raise SettingsError("TASTEMAKER_ADMIN_TOKEN is replaced by TASTEMAKER_ADMIN_TOKENS (comma-separated)")
+    try:
+        return parse_secrets(var, env.get(var, ""))
+    except AccessError as exc:
+        raise SettingsError(str(exc)) from None
+
+
+def _rate(env: Mapping[str, str], var: str, default: "Rate | None") -> "Rate | None":
+    """A rate limit, ``RATE,BURST`` (events per second) or ``off`` (tastemaker/ingest/rate_limit.py)."""
+    raw = env.get(var)
+    if raw is None:
+        return default
+    try:
+        return Rate.from_spec(raw)
+    except RateSpecError as exc:
+        raise SettingsError(f"{var}={raw!r}: {exc}") from None
+
+
+def _networks(env: Mapping[str, str], var: str) -> tuple[str, ...]:
+    """Comma-separated addresses or CIDR networks, checked (tastemaker/ingest/client_address.py)."""
+    raw = env.get(var, "")
+    try:
+        return tuple(str(network) for network in parse_networks(raw))
+    except ValueError as exc:
+        raise SettingsError(f"{var}: {exc}") from None
 
 
 @dataclass(frozen=True)
@@ -83,8 +116,6 @@ class Settings:
     fatigue_per_day: int = 10
     #: Page types by path, ``type=/glob,/glob;type2=...``, before the defaults (tastemaker/page_types.py).
     page_types: str = ""
-    #: Bearer token of the admin API (rules). A secret: environment only. Empty: the admin API refuses all.
-    admin_token: str = field(default="", repr=False)
 
     #: How long the interaction history (``<app_id>-interactions``) is kept in Kafka, seconds (30 days);
     #: the model is trained from it.
@@ -93,6 +124,83 @@ class Settings:
     train_window: float = 30 * 24 * 3600.0
     #: The leader worker retrains every this many seconds; 0: only ``faust -A app train``.
     train_every: float = 6 * 3600.0
+
+    # --- access: who may call what (app/web/auth.py) ---
+    #: Bearer tokens of the admin scope (rules and items APIs, forget, any person's commands, raw state, id
+    #: links; implies read), comma-separated so one can be rotated (add the new, move callers, drop the old).
+    #: Secrets, environment only, 16+ characters each. Empty: the admin API refuses everyone.
+    admin_tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: Bearer tokens of the read scope (any person's profile, recommendations and decision stream; stats), for
+    #: a site's server-side rendering and for operators. Comma-separated (rotation). Empty: no read tokens.
+    read_tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: The secret workers send each other when they forward a request; the internal routes (``/persons/..``,
+    #: ``/ids/..``) take it or an admin token. The same on every worker; ``new,old`` during a rolling
+    #: rotation (the first is sent). Empty: forwarding carries no credential, so set it whenever more than
+    #: one worker runs.
+    peer_tokens: tuple[str, ...] = field(default=(), repr=False)
+    #: HMAC-SHA256 secrets shared with the site's server, which signs visitor tokens (tastemaker/access.py):
+    #: the first signs (``faust -A app visitor-token``), any verifies (rotation). Empty: visitor tokens refused.
+    visitor_secrets: tuple[str, ...] = field(default=(), repr=False)
+    #: Visitor tokens expiring further ahead than this are refused, seconds (a day: what a leaked token can
+    #: do ends with the visit, while a site can still issue one per page view or per session).
+    visitor_token_ttl_max: int = 86400
+    #: Decision streams (server-sent events) open at once on one worker, across all ids; past it 503 with
+    #: Retry-After. Each holds a connection (a file descriptor) and a queue of up to 100 decisions: 10,000
+    #: bounds both well below a raised descriptor limit (65,536), leaving room for Kafka and peers.
+    max_streams: int = 10_000
+    # --- limits: abuse and outage bounds (collector, streams, read timeouts) ---
+    #: Seconds a stage (ingest, identity, person, timers, a topic follower) may have records waiting and
+    #: finish none before ``/health`` answers 503 naming it (``stage:<name>``). 30 s: a healthy stage
+    #: finishes a batch in well under a second and retries a refused send within one; 30 s is ten times
+    #: Faust's offset commit interval (2.8 s) and three default session timeouts (10 s, within which a
+    #: dead peer's partitions move). Rebalances and table recovery do not count (checks of their own).
+    stall_after: float = 30.0
+    #: Collector rate limit per write key (per source), ``RATE,BURST`` in events per second (a batch costs
+    #: its number of messages), or ``off``. Per worker: N collecting workers allow N times this. 2000/s with
+    #: a 10,000 burst is about twice the peak of a large shop (10,000 visitors at once, one event per 10 s
+    #: each): a leaked key cannot bury the stream stages (~4,000 events/s per worker) for long, a real
+    #: peak is not refused.
+    rate_limit_per_key: Rate | None = Rate(2000.0, 10_000.0)
+    #: Collector rate limit per client address (IPv6: per /64), ``RATE,BURST`` in events per second, or
+    #: ``off``. A browser sends a few events a minute; 100/s with a 1,000 burst still passes a carrier-grade
+    #: NAT with hundreds of visitors behind one address, and a server-side source's flushes of up to 1,000
+    #: messages. Raise it (or turn it off) for a busy server-side source.
+    rate_limit_per_client: Rate | None = Rate(100.0, 1_000.0)
+    #: Proxies (load balancers) whose ``X-Forwarded-For`` is believed, comma-separated addresses or CIDR
+    #: networks. Empty: none, the socket peer is the client (anyone can write that header).
+    trusted_proxies: tuple[str, ...] = ()
+    #: Seconds a client has to send a request's head (request line and headers), from the connection's
+    #: start or from the first byte after an idle keep-alive gap; then 408 and the connection is closed.
+    #: 10 s: a head is a few KB, which even a poor mobile link sends in a second or two (nginx allows 60 s,
+    #: Go servers are usually given 5-10 s); slowloris clients hold a connection each while they trickle.
+    header_timeout: float = 10.0
+    #: Seconds a client has to send a request's body once its head arrived; then 408 with a JSON error.
+    #: 30 s: the largest body (500 KB) at ~17 KB/s.
+    body_timeout: float = 30.0
+    #: Seconds an idle keep-alive connection is kept open (aiohttp's default is 3630). 75 s as nginx's:
+    #: longer than a load balancer's usual idle timeout (60 s), so the balancer closes first and never
+    #: sends a request into a connection the worker is closing.
+    idle_timeout: float = 75.0
+    #: Seconds the collector waits for Kafka to acknowledge a request's events before it answers 503 with
+    #: Retry-After. A healthy broker acks in milliseconds and a leader election takes a few seconds; 5 s
+    #: stays below Segment libraries' request timeouts (10-15 s), so clients see the 503 and retry instead
+    #: of timing out. A 503'd event may still be stored later (the producer keeps retrying what it
+    #: buffered): a client retrying with the same messageId is counted once (tastemaker/dedup.py).
+    produce_timeout: float = 5.0
+    # --- privacy: retention and forgetting ---
+    #: How long the input topics, the stages' own topics (``<app_id>-events-by-id``, ``-events-by-person``)
+    #: and the dead-letter topic keep records, seconds (7 days). They hold events as sent (ids, traits,
+    #: context), which a forget does not rewrite: they age out within this plus one segment (a day). Seven
+    #: days let a stage stopped over a long weekend catch up without losing what waited for it.
+    event_retention: float = 7 * 86400.0
+    #: How long ``personalization_decisions`` keeps decisions, seconds (1 day). Pages get them live (SSE)
+    #: and subscribers within seconds; each carries the person's ids and the why of the decision.
+    decisions_retention: float = 86400.0
+    #: 1: at start, existing topics get the declared retention configuration (retention.ms, segment.ms,
+    #: compaction lag) where theirs differs, each change logged (app/kafka_admin.py); a topic's cleanup
+    #: policy is never changed. 0: existing topics are left as they are (for topics an operator manages).
+    #: Default 1, so an upgraded deployment keeps the retention this version documents.
+    update_topic_configs: bool = True
 
     @property
     def datadir(self) -> Path:
@@ -120,6 +228,12 @@ class Settings:
     def input_name(self, topic: str) -> str:
         """An input topic's name without the prefix (``shop.clickstream`` -> ``clickstream``)."""
         return topic[len(self.topic_prefix):] if topic.startswith(self.topic_prefix) else topic
+
+    @property
+    def access(self) -> AccessConfig:
+        """The secrets of app/web/auth.py, checked (tastemaker/access.py)."""
+        return AccessConfig(self.admin_tokens, self.read_tokens, self.peer_tokens, self.visitor_secrets,
+                            self.visitor_token_ttl_max)
 
     @property
     def limits(self) -> Limits:
@@ -182,11 +296,31 @@ class Settings:
             fatigue_per_session=number("TASTEMAKER_FATIGUE_PER_SESSION", defaults.fatigue_per_session, int, 0),
             fatigue_per_day=number("TASTEMAKER_FATIGUE_PER_DAY", defaults.fatigue_per_day, int, 0),
             page_types=env.get("TASTEMAKER_PAGE_TYPES", ""),
-            admin_token=env.get("TASTEMAKER_ADMIN_TOKEN", ""),
             interactions_retention=number("TASTEMAKER_INTERACTIONS_RETENTION", defaults.interactions_retention,
                                           float, 3600),
             train_window=number("TASTEMAKER_TRAIN_WINDOW", defaults.train_window, float, 60),
             train_every=number("TASTEMAKER_TRAIN_EVERY", defaults.train_every, float, 0),
+            # --- access ---
+            admin_tokens=_secrets(env, "TASTEMAKER_ADMIN_TOKENS"),
+            read_tokens=_secrets(env, "TASTEMAKER_READ_TOKENS"),
+            peer_tokens=_secrets(env, "TASTEMAKER_PEER_TOKEN"),
+            visitor_secrets=_secrets(env, "TASTEMAKER_VISITOR_SECRETS"),
+            visitor_token_ttl_max=number("TASTEMAKER_VISITOR_TOKEN_TTL_MAX", defaults.visitor_token_ttl_max, int, 1),
+            max_streams=number("TASTEMAKER_MAX_STREAMS", defaults.max_streams, int, 1),
+            # --- limits ---
+            stall_after=number("TASTEMAKER_STALL_AFTER", defaults.stall_after, float, 1),
+            rate_limit_per_key=_rate(env, "TASTEMAKER_RATE_LIMIT_PER_KEY", defaults.rate_limit_per_key),
+            rate_limit_per_client=_rate(env, "TASTEMAKER_RATE_LIMIT_PER_CLIENT", defaults.rate_limit_per_client),
+            trusted_proxies=_networks(env, "TASTEMAKER_TRUSTED_PROXIES"),
+            header_timeout=number("TASTEMAKER_HEADER_TIMEOUT", defaults.header_timeout, float, 0.1),
+            body_timeout=number("TASTEMAKER_BODY_TIMEOUT", defaults.body_timeout, float, 0.1),
+            idle_timeout=number("TASTEMAKER_IDLE_TIMEOUT", defaults.idle_timeout, float, 1),
+            produce_timeout=number("TASTEMAKER_PRODUCE_TIMEOUT", defaults.produce_timeout, float, 0.1),
+            # --- privacy ---
+            event_retention=number("TASTEMAKER_EVENT_RETENTION", defaults.event_retention, float, 3600),
+            decisions_retention=number("TASTEMAKER_DECISIONS_RETENTION", defaults.decisions_retention, float, 60),
+            update_topic_configs=bool(number("TASTEMAKER_UPDATE_TOPIC_CONFIGS", int(defaults.update_topic_configs),
+                                             int, 0)),
         )
         try:
             PageTypes.from_spec(settings.page_types)
@@ -200,6 +334,10 @@ class Settings:
             Router.from_spec(settings.event_routes)
         except RouteError as exc:
             raise SettingsError(f"TASTEMAKER_EVENT_ROUTES: {exc}") from None
+        try:
+            settings.access  # the same secret in two roles is refused
+        except AccessError as exc:
+            raise SettingsError(str(exc)) from None
         if not settings.bootstrap_servers:
             raise SettingsError(f"TASTEMAKER_BROKER={settings.broker!r} names no host:port")
         return settings

@@ -11,6 +11,14 @@ own, outside the consumer group, so it never takes part in rebalances and never 
 
 Reading a compacted topic from the start gives the latest value of every key (a tombstone, value None,
 deletes it): the worker's state is rebuilt from Kafka on every start, and nothing is kept on local disk.
+
+Any producer can write to these topics. A record the handler cannot apply (it raises) is skipped and
+counted, ``skipped:follow:<topic>`` in ``GET /stats/ingest``, and the follower goes on: no record can stop
+it or make it read the topic again. Dead letters are no use here: whoever reads the topic whole (every worker)
+meets the same record, and each handler already decides what such a record means (the rules and the
+catalog drop the key's rule or item: the latest record of a key decides). The log says which offset, and
+the exception's type, not the record (no personal data in logs). Each follower has a progress clock
+(``follow:<topic>``) for ``/health``: records wait and none is handled for too long, and the worker says so.
 """
 
 from __future__ import annotations
@@ -21,6 +29,8 @@ from typing import Awaitable, Callable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from mode import Service
+
+from app import stage_reports
 
 log = logging.getLogger(__name__)
 
@@ -43,6 +53,23 @@ async def stop_quietly(consumer: AIOKafkaConsumer | None) -> None:
             pass
 
 
+async def lag_of(consumer: AIOKafkaConsumer) -> int:
+    """Records on the consumer's partitions past its position, as far as its last fetch tells (a partition
+    not fetched yet counts as none)."""
+    lag = 0
+    for tp in consumer.assignment():
+        end = consumer.highwater(tp)
+        if end is None:
+            continue
+        try:
+            # Known locally once a partition has been fetched; bounded in case a reset is pending.
+            position = await asyncio.wait_for(consumer.position(tp), 1.0)
+        except Exception:  # noqa: BLE001 — no position yet: no lag to report for it
+            continue
+        lag += max(0, end - position)
+    return lag
+
+
 async def reached(consumer: AIOKafkaConsumer, target: dict) -> bool:
     for tp, offset in target.items():
         if await consumer.position(tp) < offset:
@@ -61,6 +88,8 @@ class TopicFollower(Service):
         self.from_beginning = from_beginning
         self.ready = asyncio.Event()
         self._consumer: AIOKafkaConsumer | None = None
+        self.stage = f"follow:{topic}"
+        self.clock = stage_reports.clock(self.stage)
 
     @Service.task
     async def _follow(self) -> None:
@@ -70,6 +99,7 @@ class TopicFollower(Service):
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # broker restarts, topic not yet created: retry, never crash the worker
+                self.clock.failed(exc)
                 log.warning("following %s: %r; retrying", self.topic, exc)
                 await self._close()
                 await self.sleep(1.0)
@@ -95,18 +125,30 @@ class TopicFollower(Service):
             target = {}
         if await reached(consumer, target):
             self.ready.set()
+        loop = asyncio.get_running_loop()
+        lag, measured_at = 0, float("-inf")
         while not self.should_stop:
             batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            if loop.time() - measured_at >= 1.0:
+                lag, measured_at = await lag_of(consumer), loop.time()
+            self.clock.waiting(sum(map(len, batches.values())) + lag, stage_reports.now())
             for records in batches.values():
                 for record in records:
-                    try:
-                        result = self.on_record(record.key, record.value)
-                        if asyncio.iscoroutine(result):
-                            await result
-                    except Exception:  # a bad record is the handler's to report; the follower goes on
-                        log.exception("%s: record at offset %s not applied", self.topic, record.offset)
+                    await self._apply(record)
+                    self.clock.finished(stage_reports.now())
             if not self.ready.is_set() and await reached(consumer, target):
                 self.ready.set()
+
+    async def _apply(self, record) -> None:
+        try:
+            result = self.on_record(record.key, record.value)
+            if asyncio.iscoroutine(result):
+                await result
+        except Exception as exc:  # noqa: BLE001 — a record must never stop the follower: skipped, counted
+            stage_reports.OUTCOMES[f"skipped:{self.stage}"] += 1
+            self.clock.failed(exc)
+            log.warning("%s: record at %s:%s not applied (%s); skipped", self.topic, record.partition, record.offset,
+                        type(exc).__name__)
 
     async def _close(self) -> None:
         consumer, self._consumer = self._consumer, None

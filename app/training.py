@@ -2,12 +2,17 @@
 
     faust -A app train            ─┐
     leader, every TRAIN_EVERY s   ─┴▶ read <app_id>-interactions from now - TRAIN_WINDOW to its end
+                                      (tastemaker/interaction_log.HistoryReader: each record once, none of
+                                      a person forgotten or opted out after it)
                                       + the catalog + the serving model
                                    ─▶ tastemaker/recommend/training.run (in a thread: the loop keeps serving)
                                    ─▶ promoted? ─▶ models topic, key "serving" ─▶ every worker (app/model_store.py)
 
 The history is at least once (a worker killed between sending and writing a person's state sends that
-bundle again): records are deduplicated by event id here.
+bundle again): records are deduplicated by event id. Each partition is read in offset order, so a forget
+marker hides exactly the records before it. The report counts what was read (``history``, no ids; logged)
+and, for ids an operator names (``faust -A app train --person ID``), how many of their records the history
+holds and how many this run trained on (``audit``: printed, never logged).
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from typing import Any
+from typing import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
@@ -23,6 +28,7 @@ from app.main import app, settings
 from app.topic_follower import partitions_of, reached
 from app.topics import MODEL_MAX_BYTES, interactions as interactions_topic, models as models_topic
 from tastemaker import bundles
+from tastemaker.interaction_log import History, HistoryReader
 from tastemaker.recommend import training
 from tastemaker.recommend.model import ModelSnapshot
 
@@ -31,8 +37,9 @@ log = logging.getLogger(__name__)
 SERVING = "serving"
 
 
-async def read_history(window_s: float, now: float | None = None) -> list[dict[str, Any]]:
-    """The interaction records of the last ``window_s`` seconds (by Kafka record time), each once."""
+async def read_history(window_s: float, now: float | None = None, audit: Iterable[str] = ()) -> History:
+    """The interaction records of the last ``window_s`` seconds (by Kafka record time) that training may
+    read: each once, none hidden by a later forget or opt-out marker. ``audit``: ids to count (History.audit)."""
     topic = interactions_topic.get_topic_name()
     since_ms = int(((time.time() if now is None else now) - window_s) * 1000)
     consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
@@ -40,17 +47,19 @@ async def read_history(window_s: float, now: float | None = None) -> list[dict[s
                                 max_partition_fetch_bytes=4 * 1024 * 1024)
     await consumer.start()
     try:
+        reader = HistoryReader(audit)
         partitions = [TopicPartition(topic, p) for p in sorted(await partitions_of(consumer, topic))]
         if not partitions:
-            return []
+            return reader.result()
         consumer.assign(partitions)
         starts = await consumer.offsets_for_times({tp: since_ms for tp in partitions})
         end = await consumer.end_offsets(partitions)
         for tp in partitions:
             found = starts.get(tp)
             consumer.seek(tp, found.offset if found is not None else end[tp])
-        events, seen = [], set()
         while not await reached(consumer, end):
+            # getmany gives each partition's records in offset order; partitions may interleave, which the
+            # reader allows (a person's records and markers share one partition).
             for records in (await consumer.getmany(timeout_ms=1000, max_records=5000)).values():
                 for record in records:
                     try:
@@ -58,16 +67,10 @@ async def read_history(window_s: float, now: float | None = None) -> list[dict[s
                     except ValueError:
                         continue  # not ours to judge here: the history is written by the person stage only
                     for entry in items:
-                        body = entry.get("body")
-                        if not isinstance(body, dict):
-                            continue
-                        event_id = body.get("event_id")
-                        if event_id is not None:
-                            if event_id in seen:
-                                continue
-                            seen.add(event_id)
-                        events.append({**body, "person": body.get("person") or entry.get("key")})
-        return events
+                        body = entry.get("body") if isinstance(entry, dict) else None
+                        if isinstance(body, dict):
+                            reader.add(entry.get("key"), body)
+        return reader.result()
     finally:
         await consumer.stop()
 
@@ -93,12 +96,14 @@ async def publish(snapshot: ModelSnapshot) -> None:
         await producer.stop()
 
 
-async def train_once(catalog_items, serving: ModelSnapshot | None, publish_model: bool = True) -> training.Report:
-    events = await read_history(settings.train_window)
-    report = await asyncio.to_thread(training.run, events, list(catalog_items), serving)
+async def train_once(catalog_items, serving: ModelSnapshot | None, publish_model: bool = True,
+                     audit: Iterable[str] = ()) -> training.Report:
+    history = await read_history(settings.train_window, audit=audit)
+    report = await asyncio.to_thread(training.run, history.events, list(catalog_items), serving)
+    report.history, report.audit = history.summary(), history.audit
     if report.promote and report.snapshot is not None and publish_model:
         await publish(report.snapshot)
-    log.info("training: %s", {k: v for k, v in report.to_dict().items() if k != "serving_metrics"})
+    log.info("training: %s", {k: v for k, v in report.to_dict().items() if k not in ("serving_metrics", "audit")})
     return report
 
 

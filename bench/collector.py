@@ -149,7 +149,9 @@ def main() -> None:
                 **env, "TASTEMAKER_BROKER": broker, "TASTEMAKER_APP_ID": app_id, "TASTEMAKER_TOPIC_PREFIX": f"{app_id}.",
                 "TASTEMAKER_WRITE_KEYS": f"{WRITE_KEY}=bench", "TASTEMAKER_WEB_PORT": str(args.port),
                 "TASTEMAKER_DATA_DIR": str(run_dir / "data"), "TASTEMAKER_SESSION_TIMEOUT": "6",
-                "TASTEMAKER_ROLES": roles}
+                "TASTEMAKER_ROLES": roles,
+                # Throughput from one loopback client: the abuse limits would measure 429s instead.
+                "TASTEMAKER_RATE_LIMIT_PER_KEY": "off", "TASTEMAKER_RATE_LIMIT_PER_CLIENT": "off"}
         return start
 
     # A collector worker (TASTEMAKER_ROLES=collector, how a deployment scales collection), and the same with

@@ -9,11 +9,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import uuid
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 FAUST = str(Path(PYTHON).parent / "faust")
+# The admin token of this run's workers only (app/web/auth.py): the benchmarks read person routes and stats with it.
+BENCH_TOKEN = f"bench-{uuid.uuid4().hex}"
 
 
 def say(text: str) -> None:
@@ -76,7 +79,12 @@ def worker_env(broker: str, app_id: str, port: int, data_dir: Path, **extra: str
     env = {k: v for k, v in os.environ.items() if not k.startswith("TASTEMAKER_")}
     return {**env, "TASTEMAKER_BROKER": broker, "TASTEMAKER_APP_ID": app_id, "TASTEMAKER_TOPIC_PREFIX": f"{app_id}.",
             "TASTEMAKER_WEB_PORT": str(port), "TASTEMAKER_DATA_DIR": str(data_dir),
-            "TASTEMAKER_SESSION_TIMEOUT": "6", **extra}
+            "TASTEMAKER_SESSION_TIMEOUT": "6", "TASTEMAKER_ADMIN_TOKENS": BENCH_TOKEN, **extra}
+
+
+def authorized(url: str) -> urllib.request.Request:
+    """A GET of ``url`` carrying the run's admin token."""
+    return urllib.request.Request(url, headers={"Authorization": f"Bearer {BENCH_TOKEN}"})
 
 
 def delete_topics_of(bootstrap: str, app_id: str) -> None:

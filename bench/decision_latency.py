@@ -65,10 +65,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from common import (FAUST, PYTHON, REPO, bootstrap_of, cpu_seconds, delete_topics_of, say, start_kafka, stop,  # noqa: E402
-                    stop_kafka, wait_healthy, worker_env)
+from common import (BENCH_TOKEN, FAUST, PYTHON, REPO, authorized, bootstrap_of, cpu_seconds,  # noqa: E402
+                    delete_topics_of, say, start_kafka, stop, stop_kafka, wait_healthy, worker_env)
 
-TOKEN = f"bench-{uuid.uuid4().hex}"  # this run's workers only
+TOKEN = BENCH_TOKEN  # this run's workers only (bench/common.py worker_env sets it)
 PROBE = "Probe"
 UA = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/130.0 Safari/537.36"
 
@@ -413,7 +413,7 @@ def port_free(port: int) -> None:
 
 
 def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as answer:
+    with urllib.request.urlopen(authorized(url), timeout=5) as answer:
         return json.loads(answer.read())
 
 
@@ -426,7 +426,7 @@ def repetition(name: str, args, broker: str, run_dir) -> dict:
         port_free(args.port)  # else /health and the admin API would be answered by whatever holds the port
         cmd = [FAUST, "-A", "app", "worker", "-l", "info"]
         env = worker_env(broker, app_id, args.port, run_dir / "data", TASTEMAKER_ROLES="stream",
-                         TASTEMAKER_PARTITIONS=str(args.partitions), TASTEMAKER_ADMIN_TOKEN=TOKEN,
+                         TASTEMAKER_PARTITIONS=str(args.partitions),
                          TASTEMAKER_FATIGUE_PER_SESSION="1000", TASTEMAKER_FATIGUE_PER_DAY="1000")
         output = f"{prefix}personalization_decisions"
     else:

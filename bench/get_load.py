@@ -4,6 +4,7 @@
     python bench/get_load.py URL throughput --paths FILE --concurrency 16 --seconds 10
 
 ``--paths``: a file of request paths, one per line, used round robin (``/recommendations/p-123?limit=10``).
+``--token``: sent as ``Authorization: Bearer`` with every request (person routes take a read or admin token).
 ``latency``: requests started on a fixed schedule (open loop), each timed from its scheduled start, so a slow
 server is charged for the requests it delays (no coordinated omission). ``throughput``: closed loop.
 Counts non-200 answers as errors. Prints one JSON line.
@@ -72,7 +73,8 @@ async def throughput(http: aiohttp.ClientSession, url: str, paths: list[str], ar
 async def main(args) -> None:
     paths = [line.strip() for line in open(args.paths) if line.strip()]
     connector = aiohttp.TCPConnector(limit=args.concurrency if args.mode == "throughput" else 256)
-    async with aiohttp.ClientSession(connector=connector) as http:
+    headers = {"Authorization": f"Bearer {args.token}"} if args.token else None
+    async with aiohttp.ClientSession(connector=connector, headers=headers) as http:
         result = await (latency if args.mode == "latency" else throughput)(http, args.url, paths, args)
     print(orjson.dumps(result).decode(), flush=True)
 
@@ -85,4 +87,5 @@ if __name__ == "__main__":
     parser.add_argument("--rate", type=float, default=500)
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--token", default=None)
     asyncio.run(main(parser.parse_args()))

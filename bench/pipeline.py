@@ -34,8 +34,8 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from common import (FAUST, PYTHON, REPO, bootstrap_of, cpu_seconds, delete_topics_of, say, start_kafka, stop,
-                    stop_kafka, wait_healthy, worker_env)
+from common import (FAUST, PYTHON, REPO, authorized, bootstrap_of, cpu_seconds, delete_topics_of, say, start_kafka,
+                    stop, stop_kafka, wait_healthy, worker_env)
 
 INPUTS = ("clickstream", "purchase_events", "engagement_metrics", "identities")
 START = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc).timestamp()
@@ -116,7 +116,7 @@ async def preload(bootstrap: str, prefix: str, events: list, partitions: int, ru
 
 
 def get_json(url: str) -> dict:
-    with urllib.request.urlopen(url, timeout=5) as answer:
+    with urllib.request.urlopen(authorized(url), timeout=5) as answer:
         return json.loads(answer.read())
 
 

@@ -36,8 +36,8 @@ import aiohttp
 import orjson
 from aiokafka import AIOKafkaProducer
 
-from common import (FAUST, PYTHON, REPO, bootstrap_of, delete_topics_of, say, start_kafka, stop, stop_kafka,
-                    wait_healthy, worker_env)
+from common import (BENCH_TOKEN, FAUST, PYTHON, REPO, authorized, bootstrap_of, delete_topics_of, say, start_kafka,
+                    stop, stop_kafka, wait_healthy, worker_env)
 
 sys.path.insert(0, str(REPO))
 from tastemaker import person as persons  # noqa: E402
@@ -114,7 +114,7 @@ async def preload(bootstrap: str, app_id: str, items: list[dict], states: dict[s
 
 
 def load(url: str, mode: str, paths_file, **options) -> dict:
-    cmd = [PYTHON, str(REPO / "bench/get_load.py"), url, mode, "--paths", str(paths_file)]
+    cmd = [PYTHON, str(REPO / "bench/get_load.py"), url, mode, "--paths", str(paths_file), "--token", BENCH_TOKEN]
     for name, value in options.items():
         cmd += [f"--{name}", str(value)]
     out = subprocess.run(cmd, capture_output=True, text=True, check=True).stdout
@@ -131,7 +131,7 @@ async def freshness(bootstrap: str, app_id: str, url: str, items: list[dict], pe
     await producer.start()
     latencies = []
     try:
-        async with aiohttp.ClientSession() as http:
+        async with aiohttp.ClientSession(headers={"Authorization": f"Bearer {BENCH_TOKEN}"}) as http:
             for _ in range(probes):
                 person, item = f"p-{rng.randrange(persons_count)}", rng.choice(items)
                 at = time.time()
@@ -214,7 +214,7 @@ class urllib_get:
     def __init__(self, url: str) -> None:
         import urllib.request
 
-        self.answer = urllib.request.urlopen(url, timeout=10)
+        self.answer = urllib.request.urlopen(authorized(url), timeout=10)
 
     def __enter__(self) -> dict:
         return json.loads(self.answer.read())

@@ -12,6 +12,15 @@ Also measured, to show where the time goes: the same with the three unindexed ru
 variables instead of only the fields read (the projection this engine does), and the CEL context build alone.
 
     /work/main/.venv/bin/python bench/rules_micro.py [--events 20000]
+
+``--cost``: the evidence behind the cost budget (tastemaker/rules/cost.py). For typical conditions, the
+costliest shapes the budget accepts and a few it refuses, on data at the caps (a full cart, 200 counted
+names, 50 item ids, 30 traits of 128 characters, ...) and made so that no comprehension stops early: the
+estimated units next to the measured time of what the estimate covers (building the CEL context with the
+fields the condition reads, then running it; less the baseline every event pays once, an empty context),
+and microseconds per 1,000 units.
+
+    /work/main/.venv/bin/python bench/rules_micro.py --cost
 """
 
 from __future__ import annotations
@@ -26,7 +35,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's tastemaker, not an installed one
 
-from tastemaker.rules import RuleSet, parse_rule  # noqa: E402
+import cel  # noqa: E402
+
+from tastemaker.rules import RuleError, RuleSet, parse_rule  # noqa: E402
+from tastemaker.rules import cel_source, cost  # noqa: E402
 from tastemaker.rules import ruleset as ruleset_module  # noqa: E402
 from tastemaker.rules.context import VARIABLES, Scope  # noqa: E402
 
@@ -131,10 +143,124 @@ def report(name: str, samples: list[float]) -> None:
     print(f"{name:<44} mean {statistics.fmean(samples):7.1f} us   p50 {p(0.5):7.1f}   p99 {p(0.99):7.1f}")
 
 
+TYPICAL = [
+    'event.name == "Product Viewed" && count("Product Viewed", "10m") >= 3',
+    'profile.intent.purchase > 0.5 && !session.converted',
+    'event.type == "page" && event.page_path == "/guides/sizing"',
+    'session.pages.exists(p, p.page_type == "product" && p.dwell_ms > 60000)',
+]
+# Accepted, and among the costliest the budget lets through; each scans all its data on worst_world().
+COSTLIEST = [
+    'profile.cart.items.exists(i, i.price > 1000.0 && i.category == "none")',
+    'event.tags.exists(t, event.item_ids.exists(i, i == t))',
+    'profile.counts.exists(k, k.startsWith("Zzz"))',
+    'profile.cart.categories.filter(c, c != "gift").size() > 100',
+    'event.item_ids.map(i, i).size() > 100',
+    'profile.affinities.category.exists(c, c in profile.cart.categories)',
+    'profile.segments.exists(s, s in event.tags)',
+    'event.device_type.matches("\\\\w")',
+    'event.page_path.matches("^/p/\\\\d+$")',
+    'has(event.traits.plan) && event.traits.plan == "pro"',
+]
+# Refused: measured all the same (compiled without the checks) to show the estimate tracks the real cost.
+REFUSED = [
+    'profile.cart.items.exists(a, profile.cart.items.exists(b, a.id == b.id && a.qty < 0))',
+    'event.traits.exists(k, k == "zz")',
+    'event.device_type.matches("\\\\w{10}")',
+    'profile.cart.categories.map(a, profile.cart.categories).size() > 100',
+]
+
+
+def worst_world() -> tuple[dict, dict, dict]:
+    """Event, profile and session at the caps of cost.SHAPES (strings long, lists full), such that the
+    conditions above match nothing early."""
+    now = 1_795_737_720.0
+    long = lambda prefix, n: (prefix + "-" * n)[:n]  # noqa: E731
+    event = {"type": "track", "name": "Product Viewed", "event_time": now, "device_type": "mobile",
+             "item_ids": [long(f"sku-{i}-", 128) for i in range(cost.ITEM_IDS)],
+             "tags": [long(f"tag-{i}-", cost.TAG_CHARS) for i in range(cost.TAGS)],
+             "page_path": "/p/" + "1" * 2_000 + "x", "page_url": "https://shop.example/" + "p" * 2_000,
+             "traits": {long(f"trait-{i}-", 60): [""] * 40 for i in range(cost.TRAIT_KEYS)}}
+    event["traits"]["plan"] = "free"
+    profile = {
+        "traits": {long(f"t{i}-", 60): "v" * cost.TRAIT_VALUE_CHARS for i in range(cost.TRAIT_KEYS)},
+        "counts": {long(f"Event {i} ", 160): i for i in range(cost.COUNTED_NAMES)},
+        "segments": [long(f"segment-{i}-", cost.SEGMENT_CHARS) for i in range(cost.SEGMENTS)],
+        "intent": {"browse": 0.4, "research": 0.3, "purchase": 0.6, "abandonment": 0.1},
+        "affinities": {"category": {long(f"aff-{i}-", cost.AFFINITY_KEY_CHARS): 0.5
+                                    for i in range(cost.AFFINITY_KEYS)},
+                       "brand": {long(f"brand-{i}-", cost.AFFINITY_KEY_CHARS): 0.5 for i in range(cost.AFFINITY_KEYS)}},
+        "cart": {"items": [{"id": long(f"sku-{i}-", 128), "qty": 1, "price": 10.0 + i, "category": long(f"c{i}-", 64)}
+                           for i in range(cost.CART_ITEMS)],
+                 "categories": [long(f"c{i}-", 64) for i in range(cost.CART_ITEMS)], "value": 500.0},
+        "purchases": 3, "consent": {"personalization": True, "opted_out_at": None},
+    }
+    pages = [{"page_type": "category", "path": long(f"/c/{i}/", cost.PATH_CHARS), "dwell_ms": 5_000,
+              "scroll_depth": 50} for i in range(cost.SESSION_PAGES)]
+    session = {"started_at": now - 600, "duration_s": 600, "page_count": 30, "pages": pages,
+               "current_page_dwell_s": 10.0, "max_scroll": 50, "events": 40, "bounce": False, "quick_exit": False,
+               "converted": False, "exit_page_type": "category"}
+    return event, profile, session
+
+
+def time_condition(source: str, event: dict, profile: dict, session: dict, seconds: float = 0.3) -> float:
+    """Median microseconds of what the estimate covers: the context with the fields read, and the run."""
+    program = cel.compile(source)
+    fields = cel_source.field_selection(cel_source.paths(cel_source.tokenize(source), VARIABLES))
+    samples, deadline = [], time.perf_counter() + seconds
+    while time.perf_counter() < deadline or len(samples) < 5:
+        started = time.perf_counter()
+        scope = Scope(event, profile, session, Signals(), event["event_time"], fields)
+        try:
+            scope.run(program)
+        except Exception:  # noqa: BLE001 - a data error costs what it costs
+            pass
+        samples.append((time.perf_counter() - started) * 1e6)
+    return statistics.median(samples)
+
+
+def cost_report() -> None:
+    event, profile, session = worst_world()
+    print(f"python {platform.python_version()}; budget {cost.BUDGET} units per rule per event")
+    print(f"{'estimated':>10} {'measured':>10} {'us/1000u':>9}  condition")
+    ratios, accepted = [], {}
+    # What every event pays once, whatever its rules: an empty context and a constant condition.
+    baseline = time_condition("true", event, profile, session)
+    print(f"(baseline, an empty context and 'true': {baseline:.1f} us per event, subtracted below)")
+    for group, sources in (("typical", TYPICAL), ("costliest accepted", COSTLIEST), ("refused", REFUSED)):
+        print(f"-- {group}")
+        for source in sources:
+            fields = cel_source.field_selection(cel_source.paths(cel_source.tokenize(source), VARIABLES))
+            units = cost.estimate(source, fields).cost
+            try:
+                parse_rule({"id": "r", "version": 1, "description": "d", "when": source,
+                            "actions": [{"type": "add_segment", "segment": "s"}]})
+                verdict = "accepted"
+            except RuleError:
+                verdict = "refused"
+            assert verdict == ("refused" if group == "refused" else "accepted"), (source, verdict)
+            micros = max(time_condition(source, event, profile, session) - baseline, 0.0)
+            if units >= 1_000:  # below, the context's fixed ~20 us (a few fields) dominates: see "typical"
+                ratios.append(micros / units * 1000)
+            if verdict == "accepted":
+                accepted[source] = micros
+            print(f"{units:>10} {micros:>8.1f}us {micros / units * 1000:>9.1f}  {source}")
+    worst = max(accepted.values())
+    typical = statistics.median(accepted[s] for s in TYPICAL)
+    print(f"worst accepted {worst:.0f} us per event vs typical {typical:.1f} us (besides the baseline); "
+          f"at most {max(ratios):.0f} us per 1000 units (conditions of 1000 units or more), so the budget of "
+          f"{cost.BUDGET} units is at most "
+          f"~{max(ratios) * cost.BUDGET / 1000:.0f} us here")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--cost", action="store_true", help="the cost budget's evidence instead")
     args = parser.parse_args()
+    if args.cost:
+        cost_report()
+        return
     examples = [path.read_text() for path in sorted(EXAMPLES.glob("*.yaml"))]
     documents = examples + generated_rules()
     started = time.perf_counter()

@@ -29,8 +29,12 @@ if [ -z "${TASTEMAKER_BROKER:-}" ]; then
 fi
 # A development write key for the collector, so events can be sent at once (README). Never use it in production.
 export TASTEMAKER_WRITE_KEYS=${TASTEMAKER_WRITE_KEYS:-dev-write-key=development}
-# Likewise a development admin token for the rules API. Never use it in production.
-export TASTEMAKER_ADMIN_TOKEN=${TASTEMAKER_ADMIN_TOKEN:-dev-admin-token}
+# Likewise development secrets (app/web/auth.py): admin and read tokens, the peer token workers forward with,
+# and the secret visitor tokens are signed with (`faust -A app visitor-token ID`). Never use them in production.
+export TASTEMAKER_ADMIN_TOKENS=${TASTEMAKER_ADMIN_TOKENS:-dev-admin-token-local}
+export TASTEMAKER_READ_TOKENS=${TASTEMAKER_READ_TOKENS:-dev-read-token-local}
+export TASTEMAKER_PEER_TOKEN=${TASTEMAKER_PEER_TOKEN:-dev-peer-token-local}
+export TASTEMAKER_VISITOR_SECRETS=${TASTEMAKER_VISITOR_SECRETS:-dev-visitor-secret-local}
 web_port=${TASTEMAKER_WEB_PORT:-6066}
 web_host=${TASTEMAKER_WEB_HOST:-127.0.0.1}
 
@@ -46,12 +50,14 @@ for _ in $(seq 240); do
   Tastemaker is running.
     broker         $TASTEMAKER_BROKER
     health         http://$web_host:$web_port/health
-    profiles       http://$web_host:$web_port/profiles/{user_id}
     collector      http://$web_host:$web_port/v1/track (and /v1/page, /v1/identify, /v1/batch, ...)
-    rules          http://$web_host:$web_port/rules (Authorization: Bearer \$TASTEMAKER_ADMIN_TOKEN)
-    decisions      http://$web_host:$web_port/decisions/{user_id}/stream
+    profiles       http://$web_host:$web_port/profiles/{user_id}   (Authorization: Bearer \$TASTEMAKER_READ_TOKENS)
+    rules          http://$web_host:$web_port/rules                (Authorization: Bearer \$TASTEMAKER_ADMIN_TOKENS)
+    decisions      http://$web_host:$web_port/decisions/{user_id}/stream?access_token=\$(faust -A app visitor-token {user_id})
   Try: curl -u dev-write-key: -H 'Content-Type: application/json' \\
          -d '{"userId":"alice","event":"Product Viewed"}' http://$web_host:$web_port/v1/track
+       curl -H "Authorization: Bearer \$TASTEMAKER_READ_TOKENS" http://$web_host:$web_port/profiles/alice
+         (the tokens' development values are at the top of scripts/run.sh)
   Ctrl-C stops everything started here.
 
 MSG

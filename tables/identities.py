@@ -5,12 +5,13 @@ of an id); its changelog restores the links on any worker after a restart or a r
 """
 
 from app.main import app
-from tables import SMALL_ROCKSDB
+from tables import SMALL_ROCKSDB, state_value
 
 identities = app.Table(
     "identities",
     default=None,
     key_type=bytes,
+    value_type=state_value(person=str),
     help="Raw id (userId or anonymousId) -> {'person': canonical person id}.",
     options=SMALL_ROCKSDB,
 )

@@ -4,12 +4,13 @@ Keyed like ``events_by_person`` (bytes: the changelog key is the person id, whic
 """
 
 from app.main import app
-from tables import SMALL_ROCKSDB
+from tables import SMALL_ROCKSDB, state_value
 
 profiles = app.Table(
     "profiles",
     default=None,
     key_type=bytes,
+    value_type=state_value(ids=list, applied=dict, merged_into=(str, type(None))),
     help="Person id -> {'ids', 'applied', 'merged_into', 'profile'}.",
     options=SMALL_ROCKSDB,
 )

@@ -7,12 +7,13 @@ enforced by the stored time.
 """
 
 from app.main import app, settings
-from tables import SMALL_ROCKSDB
+from tables import SMALL_ROCKSDB, state_value
 
 seen_messages = app.Table(
     "seen_messages",
     default=None,
     key_type=bytes,
+    value_type=state_value(at=(int, float), src=str),
     help="(source, messageId) -> first seen time and input position, for the dedup window.",
     options={**SMALL_ROCKSDB, "ttl": int(settings.dedup_window * 2)},
     # The changelog forgets too: compacted, and segments older than twice the window deleted, so it does

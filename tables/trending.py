@@ -5,12 +5,13 @@ the whole changelog to merge the partials into the global trending lists (app/we
 """
 
 from app.main import app
-from tables import SMALL_ROCKSDB
+from tables import SMALL_ROCKSDB, StateValue
 
 trending_partials = app.Table(
     "trending",
     default=None,
     key_type=bytes,
+    value_type=StateValue,
     help="'partition:<n>' -> {item:<id>|category:<c>: {'score', 'at'}} (bounded).",
     options=SMALL_ROCKSDB,
 )

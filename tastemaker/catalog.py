@@ -15,7 +15,8 @@ An item, normalized (every key always present, so readers need no defaults)::
     price       number >= 0 or null; a string holding a number is taken (as events' prices)
     currency    ISO 4217 code (3 letters, upper-cased) or null
     available   bool, default true; also "true"/"false", "yes"/"no", "1"/"0" (CSV cells)
-    created_at  epoch milliseconds or null; given as ISO-8601 (any offset, "Z") or as epoch milliseconds
+    created_at  epoch milliseconds (1970 to year 9999) or null; given as ISO-8601 (any offset, "Z") or as
+                epoch milliseconds
     attributes  {str: any JSON}, at most 100 keys of at most 128 characters, 16 KB as JSON
 
 Rules shared with events: null means absent, strings are stripped and blank ones absent, text lists drop
@@ -47,6 +48,9 @@ MAX_CATEGORIES = 20
 MAX_TAGS, MAX_TAG_LENGTH = 20, 64  # as events' tags (tastemaker/ingest/normalize.py)
 MAX_ATTRIBUTES, MAX_ATTRIBUTE_NAME, MAX_ATTRIBUTES_BYTES = 100, 128, 16 * 1024
 MAX_ITEM_BYTES = MAX_MESSAGE_BYTES  # 32 KB, as one event
+# Epoch milliseconds of 9999-12-31T23:59:59.999Z, the last instant an ISO-8601 date-time can name: later is a
+# unit mistake (seconds or microseconds), and 1e300 would not even fit the stored item's 64-bit JSON integer.
+MAX_CREATED_AT = 253_402_300_799_999
 
 FIELDS = ("item_id", "title", "categories", "tags", "brand", "price", "currency", "available", "created_at",
           "attributes")
@@ -200,16 +204,20 @@ def _created_at(value: Mapping[str, Any]) -> int | None:
         raise ItemError("created_at", "created_at must be an ISO-8601 date-time or epoch milliseconds")
     if isinstance(created, float) and created.is_integer():
         created = int(created)
-    if isinstance(created, int):
-        if created < 0:
-            raise ItemError("created_at", "created_at must not be negative")
-        return created
     if isinstance(created, str):
         try:
-            return int(parse_iso(created.strip()).timestamp() * 1000)
+            created = int(parse_iso(created.strip()).timestamp() * 1000)
         except (ValueError, OverflowError):
-            pass
-    raise ItemError("created_at", "created_at is not a valid ISO-8601 date-time")
+            raise ItemError("created_at", "created_at is not a valid ISO-8601 date-time") from None
+    if not isinstance(created, int):
+        raise ItemError("created_at", "created_at is not a valid ISO-8601 date-time")
+    # The same bounds whichever way it was given: the stored item is read again by every worker (app/catalog.py),
+    # as epoch milliseconds, and must pass again (a date before 1970 was stored, then refused there).
+    if created < 0:
+        raise ItemError("created_at", "created_at must not be negative (before 1970)")
+    if created > MAX_CREATED_AT:
+        raise ItemError("created_at", f"created_at is after year 9999 (epoch milliseconds at most {MAX_CREATED_AT})")
+    return created
 
 
 def _attributes(value: Mapping[str, Any]) -> dict[str, Any]:

@@ -20,10 +20,17 @@ Records on ``events_by_person`` (JSON; ``kind`` says which)::
     {"kind": "forget_tombstone", "of": P}                     delete this tombstone if it points at P
 
 Forgetting a person deletes their state (a tombstone on the changelog), every tombstone of a person merged
-into them (each still holds what it handed over) and, through the identity stage, every id's link::
+into them (each still holds what it handed over), through the identity stage every id's link, and takes
+every id of theirs out of what training reads (a marker in the interaction history, acknowledged before the
+state is deleted, tastemaker/interaction_log.py)::
 
-    forget ──▶ del profiles[P] ──▶ forget_id(P) for each id ──▶ events_by_id: del identities[id]
+    forget ──▶ forget markers for each id ──▶ interactions (hidden from every later training run)
+           ──▶ del profiles[P] ──▶ forget_id(P) for each id ──▶ events_by_id: del identities[id]
                                └─▶ forget_tombstone(P) for each id ──▶ events_by_person: del profiles[id]
+
+Opting out writes the same markers (the history of an opted-out person trains no model; so does a merge
+that joins an opted-out person with one who was not) and, while the person stays opted out, no applied
+event of theirs is recorded in the history (``Step.history``).
 
 A tombstone forwards events and absorbs that still reach it (they were routed before the merge) to the
 person it merged into, keeping their source positions, so nothing routed early is lost.
@@ -39,6 +46,7 @@ from tastemaker import profile as profiles
 from tastemaker.behaviour import Knowledge
 from tastemaker.delivery import SourcePosition, is_applied, mark_applied, merge_applied
 from tastemaker.identity import ids_to_link
+from tastemaker.interaction_log import forget_marker, interaction_record
 from tastemaker.recommend import controls
 
 BY_ID, BY_PERSON = "by_id", "by_person"
@@ -61,6 +69,9 @@ class Step:
     outcomes: list[str] = field(default_factory=list)  # counted in GET /stats/ingest
     decisions: list[dict[str, Any]] = field(default_factory=list)  # for personalization_decisions
     delete: bool = False  # delete the person's state (forget)
+    # For the interaction history, (key, record) in order: what the person did with items, or the markers
+    # that take their ids out of training (tastemaker/interaction_log.py).
+    history: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 PARTS = ("profile", "sessions", "windows", "rules", "clock", "recommend")
@@ -104,7 +115,11 @@ def on_event(
         ids.append(raw_id)
         step.sends.append(_link(raw_id, person, here))
     state = {**state, "ids": ids, "applied": mark_applied(state["applied"], source)}
-    return _learnt(step, state, person, behaviour.on_event(state, event, knowledge), emitted_at)
+    step = _learnt(step, state, person, behaviour.on_event(state, event, knowledge), emitted_at)
+    # Nothing of an opted-out person is kept for training (their consent as this event left it).
+    if profiles.personalized(step.state["profile"]) and (record := interaction_record(person, event)) is not None:
+        step.history.append((person, record))
+    return step
 
 
 def on_tick(state: Mapping[str, Any] | None, person: str, now: float, knowledge: Knowledge = Knowledge(),
@@ -151,20 +166,28 @@ def on_absorb(state: Mapping[str, Any] | None, person: str, absorbed: Mapping[st
     if is_applied(state["applied"], source):
         return Step(None, outcomes=["redelivered"])
     ids = list(state["ids"]) + [i for i in absorbed["ids"] if i not in state["ids"]]
+    profile = profiles.merge(state["profile"], absorbed["profile"])
+    history = []
+    if not profiles.personalized(profile):
+        # One of the two had opted out, so the person has: the other's history trains no model either.
+        at = (profile.get("consent") or {}).get("opted_out_at") or 0.0
+        for side, side_ids in ((state, state["ids"]), (absorbed, absorbed["ids"])):
+            if profiles.personalized(side.get("profile") or {}):
+                history += [(raw_id, forget_marker(raw_id, at, "opt_out")) for raw_id in side_ids]
     return Step({
         "ids": ids,
         # The absorbed watermarks come along: a re-delivery of a record the absorbed person applied, now
         # routed here, is recognised (its stream is "<input partition>|<its raw id>").
         "applied": merge_applied(mark_applied(state["applied"], source), absorbed["applied"]),
         "merged_into": None,
-        "profile": profiles.merge(state["profile"], absorbed["profile"]),
+        "profile": profile,
         # A gap-closed session of the two is kept in the history; its session_end rules do not run.
         "sessions": sessions.merge(state.get("sessions"), absorbed.get("sessions")).state,
         "windows": windows.merge(state.get("windows"), absorbed.get("windows")),
         # The surviving person's cooldowns, caps and timers hold; the absorbed one's are dropped.
         "rules": state.get("rules") or {},
         "clock": state.get("clock") or absorbed.get("clock"),
-    })
+    }, history=history)
 
 
 def on_unlink(state: Mapping[str, Any] | None, person: str, raw_id: str) -> Step:
@@ -186,22 +209,28 @@ def on_command(state: Mapping[str, Any] | None, person: str, command: str, at: f
     if not state and command in ("preferences", "not_interested"):
         state = new_person(person)  # onboarding before any event: the answers are the person's first state
     if not state:
-        return Step(None, outcomes=[f"command:{command}:nobody"])
+        # No state (forgotten already, or never seen): a forget still hides whatever history the id has.
+        history = [(person, forget_marker(person, at))] if command == "forget" else []
+        return Step(None, outcomes=[f"command:{command}:nobody"], history=history)
     if state["merged_into"]:  # routed before a merge: it is the surviving person's to apply
         body = {"kind": "command", "command": command, "at": at, **({"args": dict(args)} if args else {})}
         return Step(None, [Send(BY_PERSON, state["merged_into"], body, here)], ["forwarded"])
     if command == "forget":
-        step = Step(None, delete=True, outcomes=["command:forget"])
+        step = Step(None, delete=True, outcomes=["command:forget"],
+                    history=[(raw_id, forget_marker(raw_id, at)) for raw_id in state["ids"]])
         for raw_id in state["ids"]:
             step.sends.append(Send(BY_ID, raw_id, {"kind": "forget_id", "of": person}, here))
             if raw_id != person:
                 step.sends.append(Send(BY_PERSON, raw_id, {"kind": "forget_tombstone", "of": person}, here))
         return step
     parts = {part: state.get(part) for part in PARTS}
+    history = []
     if command == "reset":
         parts.update(behaviour.empty_parts(), profile=profiles.reset(state["profile"]))
     elif command == "opt_out":
         parts.update(profile=profiles.opt_out(state["profile"], at), rules={})
+        if profiles.personalized(state["profile"]):  # opting out again hides nothing more
+            history = [(raw_id, forget_marker(raw_id, at, "opt_out")) for raw_id in state["ids"]]
     elif command == "opt_in":
         parts["profile"] = profiles.opt_in(state["profile"])
     elif command in ("not_interested", "undo_not_interested"):
@@ -212,7 +241,7 @@ def on_command(state: Mapping[str, Any] | None, person: str, command: str, at: f
         args = args or {}
         recommend = controls.set_preferences(state.get("recommend"), args.get("categories") or (), args.get("brands") or ())
         parts.update(recommend=recommend, profile=controls.seed_profile(state["profile"], recommend["preferences"], at))
-    return Step({**state, **parts}, outcomes=[f"command:{command}"])
+    return Step({**state, **parts}, outcomes=[f"command:{command}"], history=history)
 
 
 def on_forget_tombstone(state: Mapping[str, Any] | None, of: str) -> Step:

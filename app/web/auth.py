@@ -1,40 +1,40 @@
-"""Who may call what: the admin token (rules, forgetting a person) and the sites' write keys.
+"""Who may call what, for every view: ``require(web, request, need, person_id)`` -> the refusal, or None.
 
-    admin:  Authorization: Bearer <TASTEMAKER_ADMIN_TOKEN>     (off, 403, while no token is configured)
-    site:   the admin token, or a collector write key (HTTP Basic user name), as the collector takes it
+    request ──▶ require ──▶ tastemaker/access.check (Authorization: Bearer, or ?access_token= where allowed)
+            ──▶ None: go on │ 401 (+ WWW-Authenticate: Bearer) / 403 {"error": {"status", "field", "reason"}}
+
+The needs (tastemaker/access.py): PERSON_READ (read scope, a forwarding peer, or the visitor's own token),
+PERSON_CHANGE (admin, or the visitor's own token), ADMIN_ONLY, INTERNAL (peer or admin), OPERATOR_READ.
+Write keys are the collector's (app/web/collector.py): a write key never reads or changes a person.
+Workers forwarding a request send ``peer_headers()``: the peer token.
 """
 
 from __future__ import annotations
 
-import hmac
-
 from app.main import settings
-from app.web.errors import json_error
-from tastemaker.ingest.request_body import Refused, parse_write_keys, write_key_source
+from tastemaker.access import ADMIN_ONLY, INTERNAL, OPERATOR_READ, PERSON_CHANGE, PERSON_READ, Need, check
 
-WRITE_KEYS = parse_write_keys(settings.write_keys)
+__all__ = ["ACCESS", "ADMIN_ONLY", "INTERNAL", "OPERATOR_READ", "PERSON_CHANGE", "PERSON_READ", "peer_headers",
+           "require"]
 
-
-def _is_admin(request) -> bool:
-    given = request.headers.get("Authorization", "")
-    return bool(settings.admin_token) and hmac.compare_digest(given.encode(), f"Bearer {settings.admin_token}".encode())
+ACCESS = settings.access
 
 
-def admin_refusal(web, request):
-    """The 401/403 answer for a request without the admin token, or None when it may pass."""
-    if not settings.admin_token:
-        return json_error(web, 403, "Authorization", "the admin API is off: set TASTEMAKER_ADMIN_TOKEN")
-    if not _is_admin(request):
-        return json_error(web, 401, "Authorization", "a valid 'Bearer <admin token>' is required")
-    return None
+def require(web, request, need: Need, person_id: str | None = None, query_token: bool = False):
+    """The 401/403 JSON answer when ``request`` may not do what needs ``need`` (for ``person_id``), else None.
 
-
-def site_refusal(web, request):
-    """The 401 answer for a request with neither the admin token nor a write key, or None."""
-    if _is_admin(request):
+    ``query_token``: also take ``?access_token=`` (only the decision stream: EventSource sends no headers).
+    """
+    denied = check(ACCESS, need, request.headers.get("Authorization"), person_id,
+                   request.query.get("access_token") if query_token else None)
+    if denied is None:
         return None
-    try:
-        write_key_source(request.headers.get("Authorization"), None, WRITE_KEYS)
-    except Refused as refused:
-        return web.json(refused.as_json(), status=refused.status)
-    return None
+    headers = {"WWW-Authenticate": denied.challenge} if denied.challenge else None
+    return web.json({"error": {"status": denied.status, "field": denied.field, "reason": denied.reason}},
+                    status=denied.status, headers=headers)
+
+
+def peer_headers() -> dict[str, str]:
+    """What a worker sends with a request it forwards to another worker."""
+    token = ACCESS.peer_token
+    return {"Authorization": f"Bearer {token}"} if token else {}

@@ -9,6 +9,10 @@ carry every id of their person, so a visitor's stream keeps working after a logi
     event: decision
     id: <decision id>
     data: {"decision_id": ..., "rule_id": ..., "action": ..., "payload": ..., ...}
+
+Access (app/web/auth.py): a read token, or the visitor's own token for ``{id}``, as ``Authorization: Bearer``
+or as ``?access_token=`` (EventSource cannot set headers). Caps: ``MAX_STREAMS_PER_ID`` per id (429) and
+``TASTEMAKER_MAX_STREAMS`` on the worker as a whole (503); both answer with ``Retry-After``.
 """
 
 from __future__ import annotations
@@ -23,33 +27,45 @@ from faust.web import View
 
 from app.main import app, settings
 from app.topic_follower import TopicFollower
-from app.web.errors import json_error
+from app.web.auth import PERSON_READ, require
 
 log = logging.getLogger(__name__)
 
 KEEPALIVE_SECONDS = 15.0  # a comment line, so proxies and browsers keep an idle stream open
 QUEUE_SIZE = 100  # decisions waiting for one slow page; past it the oldest are dropped
 MAX_STREAMS_PER_ID = 20
+RETRY_AFTER = 30  # seconds: a page that was refused a stream tries again after this (streams end with visits)
 
 
 class DecisionHub:
     """Open streams by id; each decision goes to the streams of every id it names."""
 
-    def __init__(self) -> None:
+    def __init__(self, max_streams: int) -> None:
         self.streams: dict[str, set[asyncio.Queue]] = defaultdict(set)
+        self.max_streams = max_streams
+        self.open = 0
         self.dropped = 0
 
-    def subscribe(self, raw_id: str) -> asyncio.Queue | None:
-        if len(self.streams[raw_id]) >= MAX_STREAMS_PER_ID:
-            return None
+    def refusal(self, raw_id: str) -> tuple[int, str] | None:
+        """(status, reason) when no stream may open now for ``raw_id``, else None."""
+        if self.open >= self.max_streams:
+            return 503, f"this worker holds its most open streams ({self.max_streams}); retry later"
+        if len(self.streams.get(raw_id, ())) >= MAX_STREAMS_PER_ID:
+            return 429, f"more than {MAX_STREAMS_PER_ID} open streams for this id"
+        return None
+
+    def subscribe(self, raw_id: str) -> asyncio.Queue:
         queue: asyncio.Queue = asyncio.Queue(QUEUE_SIZE)
         self.streams[raw_id].add(queue)
+        self.open += 1
         return queue
 
     def unsubscribe(self, raw_id: str, queue: asyncio.Queue) -> None:
-        self.streams[raw_id].discard(queue)
-        if not self.streams[raw_id]:
-            del self.streams[raw_id]
+        if queue in self.streams.get(raw_id, ()):
+            self.open -= 1
+            self.streams[raw_id].discard(queue)
+        if not self.streams.get(raw_id):
+            self.streams.pop(raw_id, None)
 
     def publish(self, key: bytes | None, value: bytes | None) -> None:
         if not value or not self.streams:
@@ -67,7 +83,7 @@ class DecisionHub:
                 queue.put_nowait(value)
 
 
-hub = DecisionHub()
+hub = DecisionHub(settings.max_streams)
 follower = TopicFollower(
     settings.topic("personalization_decisions"), settings.bootstrap_servers, hub.publish, from_beginning=False
 )
@@ -77,9 +93,13 @@ app.service(follower)
 @app.page("/decisions/{person_id}/stream")
 class DecisionStream(View):
     async def get(self, request, person_id: str):
+        if refused := require(self, request, PERSON_READ, person_id, query_token=True):
+            return refused
+        if full := hub.refusal(person_id):
+            status, reason = full
+            return self.json({"error": {"status": status, "field": None if status == 503 else "id", "reason": reason}},
+                             status=status, headers={"Retry-After": str(RETRY_AFTER)})
         queue = hub.subscribe(person_id)
-        if queue is None:
-            return json_error(self, 429, "id", f"more than {MAX_STREAMS_PER_ID} open streams for this id")
         try:
             headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
             origin = request.headers.get("Origin")
@@ -96,5 +116,7 @@ class DecisionStream(View):
                     continue
                 decision_id = orjson.loads(value).get("decision_id", "")
                 await response.write(b"event: decision\nid: %s\ndata: %s\n\n" % (str(decision_id).encode(), value))
+        except ConnectionResetError:  # the page went away and the next write found out: the stream's normal end
+            return response
         finally:  # the page went away (the write fails, or the server cancels the handler)
             hub.unsubscribe(person_id, queue)

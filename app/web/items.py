@@ -5,8 +5,9 @@
     PUT    /items/{id}      body: the item as JSON         200 {"item_id", "change", "item"} | 400 | 413
     DELETE /items/{id}                                    200 {"item_id", "change": "deleted"} | 404
 
-Writes take ``Authorization: Bearer <TASTEMAKER_ADMIN_TOKEN>`` (401 without it, 403 while none is configured)
-and are validated by ``tastemaker.catalog.parse_item``, the rules of the bulk import; a refusal is
+Writes take an admin token, ``Authorization: Bearer <one of TASTEMAKER_ADMIN_TOKENS>`` (app/web/auth.py: 401
+without one, 403 for a token of another scope); reads are public, the catalog holds no person. Writes are
+validated by ``tastemaker.catalog.parse_item``, the rules of the bulk import; a refusal is
 ``{"error": {"status", "field", "reason"}}``. A change goes to the compacted items topic (app/catalog.py),
 which every worker follows, and the answer comes once this worker's own copy shows it, so a GET right after
 a PUT sees it. Until the worker has read the topic to its end every call answers 503: a 404 then could be
@@ -23,7 +24,7 @@ from faust.web import View
 from app.catalog import catalog, follower
 from app.main import app
 from app.topics import items as items_topic
-from app.web.auth import admin_refusal
+from app.web.auth import ADMIN_ONLY, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
 from tastemaker.catalog import MAX_ITEM_BYTES, ItemError, parse_item_json
@@ -79,7 +80,7 @@ class OneItem(View):
         return self.json(item)
 
     async def put(self, request, item_id: str):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         if loading := _loading(self):
             return loading
@@ -98,7 +99,7 @@ class OneItem(View):
         return self.json({"item_id": item_id, "change": change, "item": item})
 
     async def delete(self, request, item_id: str):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         if loading := _loading(self):
             return loading

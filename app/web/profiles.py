@@ -1,8 +1,14 @@
-"""``GET /profiles/{id}``: a person's profile, asked for by any of their ids (userId or anonymousId).
+"""``GET /profiles/{id}``: a person's profile, asked for by any of their ids (userId or anonymousId); the
+person commands (``POST /profiles/{id}/opt-out`` ...) and forgetting (``DELETE /profiles/{id}``).
 
 Two owners are involved: the id's partition of ``identities`` (which person?) and the person's partition of
 ``profiles``. Any worker can be asked: ``table_route`` forwards the request to the id's owner, which resolves
 the person and reads the profile itself or asks the person's owner (``GET /persons/{person}``).
+
+Access (app/web/auth.py): reading takes a read token or the visitor's own token; commands an admin token or
+the visitor's own token; forgetting an admin token; ``/ids/..`` and ``/persons/..`` the peer or an admin token.
+The receiving worker checks before it forwards, and the owner checks again: ``table_route`` forwards the
+request's headers, so the same credential arrives there.
 """
 
 from __future__ import annotations
@@ -17,7 +23,7 @@ from faust.web import View
 from agents.bundle_io import send_bundles
 from app.main import app, settings
 from app.topics import events_by_id
-from app.web.auth import admin_refusal, site_refusal
+from app.web.auth import ADMIN_ONLY, INTERNAL, PERSON_CHANGE, PERSON_READ, peer_headers, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
 from tables.identities import identities
@@ -30,29 +36,36 @@ MAX_HOPS = 4  # tombstones of merged persons point on; a chain is short (one per
 
 @app.page("/profiles/{profile_id}")
 class Profile(View):
-    @app.table_route(table=identities, match_info="profile_id")
     async def get(self, request, profile_id: str):
-        person = person_of(identities.get(profile_id), profile_id)
-        for _ in range(MAX_HOPS):
-            state = await _person_state(person)
-            if state is None or not state.get("merged_into"):
-                break
-            person = state["merged_into"]
-        if not state or not state.get("profile") or not state["profile"]["events"]:
-            return json_error(self, 404, "id", "no events seen for this id")
-        return self.json({"id": profile_id, "person": person, **behaviour.public_view(state, time.time())})
+        """The person's profile view (a read token, or the visitor's own token)."""
+        if refused := require(self, request, PERSON_READ, profile_id):
+            return refused
+        return await _profile_view(self, request, profile_id)
 
     async def delete(self, request, profile_id: str):
         """Forget the person: profile, sessions, windows, rule state, identity links (admin token)."""
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         return await _command(self, profile_id, "forget")
+
+
+@app.table_route(table=identities, match_info="profile_id")
+async def _profile_view(web, request, profile_id: str):
+    person = person_of(identities.get(profile_id), profile_id)
+    for _ in range(MAX_HOPS):
+        state = await _person_state(person)
+        if state is None or not state.get("merged_into"):
+            break
+        person = state["merged_into"]
+    if not state or not state.get("profile") or not state["profile"]["events"]:
+        return json_error(web, 404, "id", "no events seen for this id")
+    return web.json({"id": profile_id, "person": person, **behaviour.public_view(state, time.time())})
 
 
 def _command_view(command: str) -> type[View]:
     class Command(View):
         async def post(self, request, profile_id: str):
-            if refused := site_refusal(self, request):
+            if refused := require(self, request, PERSON_CHANGE, profile_id):
                 return refused
             return await _command(self, profile_id, command)
 
@@ -60,7 +73,7 @@ def _command_view(command: str) -> type[View]:
     return Command
 
 
-# A site's server (or its pages, with their write key) on behalf of the visitor.
+# The visitor (their own token, from the page) or a site's server (admin token) on the visitor's behalf.
 app.page("/profiles/{profile_id}/reset", name="profile_reset")(_command_view("reset"))
 app.page("/profiles/{profile_id}/opt-out", name="profile_opt_out")(_command_view("opt_out"))
 app.page("/profiles/{profile_id}/opt-in", name="profile_opt_in")(_command_view("opt_in"))
@@ -123,10 +136,10 @@ async def _body_json(request):
 
 @app.page("/profiles/{profile_id}/not-interested")
 class NotInterested(View):
-    """"Not interested" in an item or a category (``"undo": true`` takes it back); write key or admin."""
+    """"Not interested" in an item or a category (``"undo": true`` takes it back); own token or admin."""
 
     async def post(self, request, profile_id: str):
-        if refused := site_refusal(self, request):
+        if refused := require(self, request, PERSON_CHANGE, profile_id):
             return refused
         try:
             body = await _body_json(request)
@@ -142,7 +155,7 @@ class Preferences(View):
     """Onboarding answers: categories and brands the person chose; they seed the profile."""
 
     async def post(self, request, profile_id: str):
-        if refused := site_refusal(self, request):
+        if refused := require(self, request, PERSON_CHANGE, profile_id):
             return refused
         try:
             args = preferences_args(await _body_json(request))
@@ -163,9 +176,15 @@ async def _command(web, raw_id: str, command: str, args: dict | None = None):
 
 
 @app.page("/ids/{raw_id}")
-@app.table_route(table=identities, match_info="raw_id")
 async def get_id(web, request, raw_id: str):
     """An id's link to its person, for operators (404: the id is its own person, or unknown)."""
+    if refused := require(web, request, INTERNAL):
+        return refused
+    return await _id_link(web, request, raw_id)
+
+
+@app.table_route(table=identities, match_info="raw_id")
+async def _id_link(web, request, raw_id: str):
     state = identities.get(raw_id)
     if state is None:
         return json_error(web, 404, "raw_id", "no link stored for this id")
@@ -173,9 +192,15 @@ async def get_id(web, request, raw_id: str):
 
 
 @app.page("/persons/{person_id}")
-@app.table_route(table=profiles, match_info="person_id")
 async def get_person(web, request, person_id: str):
     """A person's raw state (ids, watermarks, tombstone, profile), for the profile view and operators."""
+    if refused := require(web, request, INTERNAL):
+        return refused
+    return await _raw_state(web, request, person_id)
+
+
+@app.table_route(table=profiles, match_info="person_id")
+async def _raw_state(web, request, person_id: str):
     state = profiles.get(person_id)
     if state is None:
         return json_error(web, 404, "person_id", "no such person")
@@ -186,7 +211,7 @@ async def _person_state(person: str) -> dict | None:
     url = app.router.key_store(profiles.name, person)
     if (url.host, url.port) == (app.conf.canonical_url.host, app.conf.canonical_url.port):
         return profiles.get(person)
-    async with app.http_client.get(url.with_path(f"/persons/{person}")) as response:
+    async with app.http_client.get(url.with_path(f"/persons/{person}"), headers=peer_headers()) as response:
         if response.status == 404:
             return None
         response.raise_for_status()

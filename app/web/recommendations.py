@@ -7,6 +7,10 @@ Query: ``limit`` (1..50, default 10), ``context`` (``device:mobile,locale:de-DE,
 utm_source:newsletter,utm_medium:email``; the profile's last context when absent), ``exclude`` (comma-separated item ids), ``block``
 (the page block asking, echoed back), ``item_id`` (the item on the page: left out of the list).
 
+Access (app/web/auth.py): a read token or the visitor's own token (``Authorization: Bearer``); the worker that
+resolves the id asks the owners with the peer token, and ``/persons/{person}/recommendations`` takes only the
+peer or an admin token. ``/items/{id}/similar`` is public: it holds no person.
+
 Never an error page to a site for what is not the request's fault: when the model, the profile or a
 partition owner is unavailable the answer is popular content with ``fallback: true`` and the reason.
 """
@@ -23,6 +27,7 @@ import orjson
 from app.catalog import catalog as item_catalog
 from app.main import app
 from app.model_store import model_store
+from app.web.auth import INTERNAL, PERSON_READ, peer_headers, require
 from app.web.errors import json_error
 from app.web.queries import BadQuery, limit_of
 from app.web.trending import trending_now
@@ -115,6 +120,8 @@ def answer(person: str | None, state: dict | None, asked: dict[str, Any], fallba
 
 @app.page("/recommendations/{person_id}")
 async def get_recommendations(web, request, person_id: str):
+    if refused := require(web, request, PERSON_READ, person_id):
+        return refused
     try:
         asked = parse_query(request.query)
     except BadQuery as bad:
@@ -142,6 +149,8 @@ async def get_recommendations(web, request, person_id: str):
 @app.page("/persons/{person_id}/recommendations")
 async def get_person_recommendations(web, request, person_id: str):
     """The person's owner computing the list (asked by the worker that resolved the id)."""
+    if refused := require(web, request, INTERNAL):
+        return refused
     try:
         asked = parse_query(request.query)
     except BadQuery as bad:
@@ -157,7 +166,8 @@ async def _forward_to_owner(table, key: str, path_qs: str) -> dict | None:
     url = app.router.key_store(table.name, key)
     if (url.host, url.port) == (app.conf.canonical_url.host, app.conf.canonical_url.port):
         return None
-    async with app.http_client.get(url.with_path("/").join(_relative(path_qs)), timeout=FORWARD_TIMEOUT) as response:
+    async with app.http_client.get(url.with_path("/").join(_relative(path_qs)), headers=peer_headers(),
+                                   timeout=FORWARD_TIMEOUT) as response:
         response.raise_for_status()
         return orjson.loads(await response.read())
 

@@ -7,7 +7,8 @@
     POST   /rules/{id}/disable      (and /enable) a new version with enabled false (true)
     DELETE /rules/{id}              a tombstone on the rules topic
 
-``Authorization: Bearer <TASTEMAKER_ADMIN_TOKEN>``; without a configured token every call is refused (403).
+Every call takes an admin token, ``Authorization: Bearer <one of TASTEMAKER_ADMIN_TOKENS>`` (app/web/auth.py):
+401 without one, 403 for a token of another scope; with none configured every call is refused.
 Changes go to the compacted rules topic (app/rulebook.py), which every worker follows; the answer comes once
 this worker's own copy shows the change, so a GET right after a PUT sees it.
 """
@@ -22,7 +23,7 @@ from faust.web import View
 from app.main import app
 from app.rulebook import rulebook
 from app.topics import rules as rules_topic
-from app.web.auth import admin_refusal
+from app.web.auth import ADMIN_ONLY, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
 from tastemaker.rules import RuleError, parse_rule
@@ -61,7 +62,7 @@ async def _write(web, change: Change):
 @app.page("/rules/validate")
 class ValidateRule(View):
     async def post(self, request):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         try:
             rule = parse_rule(await _document(request))
@@ -73,7 +74,7 @@ class ValidateRule(View):
 @app.page("/rules")
 class Rules(View):
     async def get(self, request):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         return self.json({"rules": [rulebook.documents[i] for i in sorted(rulebook.documents)]})
 
@@ -81,14 +82,14 @@ class Rules(View):
 @app.page("/rules/{rule_id}")
 class OneRule(View):
     async def get(self, request, rule_id: str):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         if rule_id not in rulebook.documents:
             return json_error(self, 404, "id", f"no rule {rule_id!r}")
         return self.json(rulebook.documents[rule_id])
 
     async def put(self, request, rule_id: str):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         try:
             rule = parse_rule(await _document(request))
@@ -100,7 +101,7 @@ class OneRule(View):
         return await _write(self, change)
 
     async def delete(self, request, rule_id: str):
-        if refused := admin_refusal(self, request):
+        if refused := require(self, request, ADMIN_ONLY):
             return refused
         try:
             change = plan_delete(rulebook.documents, rule_id)
@@ -112,7 +113,7 @@ class OneRule(View):
 def _toggle(enabled: bool) -> type[View]:
     class Toggle(View):
         async def post(self, request, rule_id: str):
-            if refused := admin_refusal(self, request):
+            if refused := require(self, request, ADMIN_ONLY):
                 return refused
             try:
                 change = plan_enabled(rulebook.documents, rule_id, enabled)

@@ -11,6 +11,7 @@ import time
 
 import orjson
 
+from agents.trending import readable_partial
 from app.main import app, settings
 from app.topic_follower import TopicFollower
 from app.web.errors import json_error
@@ -26,8 +27,8 @@ def _on_record(key: bytes | None, value: bytes | None) -> None:
         return
     if value is None:
         partials.pop(key, None)
-    else:
-        partials[key] = orjson.loads(value)
+    else:  # only what the merge can compute with: any producer can write to a changelog topic
+        partials[key] = readable_partial(orjson.loads(value), time.time())
 
 
 follower = TopicFollower(f"{settings.app_id}-trending-changelog", settings.bootstrap_servers, _on_record,

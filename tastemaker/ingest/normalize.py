@@ -35,16 +35,20 @@ class _Refused(Exception):
 
 
 def normalize(
-    message: Mapping[str, Any], *, topic: str, record_time: float, fallback_id: str, limits: Limits = Limits()
+    message: Mapping[str, Any], *, topic: str, record_time: float, fallback_id: str, limits: Limits = Limits(),
+    now: float | None = None,
 ) -> dict[str, Any] | Invalid:
-    """The ``Event`` fields of ``message`` (read from input ``topic``), or why it is refused."""
+    """The ``Event`` fields of ``message`` (read from input ``topic``), or why it is refused.
+
+    ``now``: the wall clock, which no received time may pass (sanity.py); None for a replay of history."""
     try:
-        return _normalize(message, topic, record_time, fallback_id, limits)
+        return _normalize(message, topic, record_time, fallback_id, limits, now)
     except _Refused as refused:
         return refused.invalid
 
 
-def _normalize(message: Mapping[str, Any], topic: str, record_time: float, fallback_id: str, limits: Limits):
+def _normalize(message: Mapping[str, Any], topic: str, record_time: float, fallback_id: str, limits: Limits,
+               now: float | None):
     kind = message["type"]
     props = _mapping(message, "properties")
     context = _mapping(message, "context")
@@ -99,7 +103,7 @@ def _normalize(message: Mapping[str, Any], topic: str, record_time: float, fallb
     event["group_id"] = clean_id(message.get("groupId"))
     event["person"] = None
 
-    clamped = apply_limits(event, limits)
+    clamped = apply_limits(event, limits, now)
     if isinstance(clamped, Invalid):
         return clamped
     event["clamped"] = clamped

@@ -51,6 +51,11 @@ class Report:
     items: int = 0
     holdout: int = 0
     seconds: float = 0.0
+    # Set by the caller that read the history (app/training.py): what was read (interaction_log.History
+    # summary: records, duplicates, hidden by forget or opt-out markers, markers, read), and per id asked
+    # about, its records in the history and those trained on. The audit names persons: print it, never log it.
+    history: dict[str, int] = field(default_factory=dict)
+    audit: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": self.snapshot.version if self.snapshot else None, "promote": self.promote, "why": self.why,
@@ -59,7 +64,8 @@ class Report:
                 "persons": self.persons, "items": self.items, "holdout": self.holdout,
                 "seconds": round(self.seconds, 2),
                 "trained_from": self.snapshot.trained_from if self.snapshot else None,
-                "trained_to": self.snapshot.trained_to if self.snapshot else None}
+                "trained_to": self.snapshot.trained_to if self.snapshot else None,
+                "history": self.history, "audit": self.audit}
 
 
 def contexts_of(events: Iterable[Mapping[str, Any]]) -> dict[str, list[str]]:

@@ -30,9 +30,11 @@ against the fatigue budget (guards.py); trait and segment actions do not.
 
 Durations: whole numbers with a unit s, m, h, d ("90s", "10m", "1h", "7d", "1h30m"), up to 365d.
 
-Limits keep evaluation time and state bounded: expressions <= 2,000 characters, helper windows <= 30d,
-<= 10 actions, trait values <= 256 bytes, <= 2,000 rules per set. CEL always terminates; with these
-limits and bounded inputs (the profile and session are bounded) evaluation time is bounded too.
+Limits keep evaluation time and state bounded: expressions <= 2,000 characters nesting at most 32 levels,
+helper windows <= 30d, <= 10 actions, trait values <= 256 bytes, <= 2,000 rules per set. CEL always
+terminates; each rule's estimated worst-case cost per event (cost.py: its conditions over the largest data
+the caps allow) must be within cost.BUDGET (20,000 units, ~2 ms), checked when it is applied and again by
+every worker reading it from the rules topic. YAML documents may not use anchors or aliases.
 
 A timed rule fires when its timer is due (timers.py): the caller delivers the synthetic event
 ``{"type": "timer", "name": <rule id>, "event_time": <due>}`` for each ``Evaluation.armed``.
@@ -42,9 +44,9 @@ Per-person rule state (JSON, bounded, stored with the person; see guards.py and 
     {"fired": {rule_id: [t, ...]},   "decisions": [t, ...],
      "timers": {rule_id: {"due": t, "version": v, "armed_by": {"at", "label", "signals"}}}}
 
-Modules: durations (parsing), errors (RuleError), cel_source (static reading of CEL text), context
-(variables, helpers, the per-event CEL context), conditions (compile and check), document (parse_rule),
-guards (cooldown, cap, fatigue), timers, ruleset (RuleSet.evaluate).
+Modules: durations (parsing), errors (RuleError), cel_source (static reading of CEL text), cel_ast (its
+syntax tree), cost (the cost bound), context (variables, helpers, the per-event CEL context), conditions
+(compile and check), document (parse_rule), guards (cooldown, cap, fatigue), timers, ruleset (RuleSet.evaluate).
 """
 
 from tastemaker.rules.context import NoSignals, Signals, sample_context

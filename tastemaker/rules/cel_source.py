@@ -9,6 +9,8 @@
 * ``bound_names``: names bound by comprehension macros (``pages.exists(p, ...)``), which
   ``Program.variables()`` lists like real variables.
 
+The syntax tree that the cost estimate needs is cel_ast.py's, on the same tokens.
+
 The source has already compiled when these run, so the tokenizer is lenient: it only needs to tell
 strings, identifiers and punctuation apart (strings may contain anything, including ``&&``).
 """
@@ -26,7 +28,7 @@ MACROS = frozenset({"all", "exists", "exists_one", "map", "filter"})
 _TOKEN = re.compile(
     r"""(?P<space>\s+|//[^\n]*)
       | (?P<string>[rRbB]{0,2}(?:\"\"\"(?:\\.|[^\\])*?\"\"\"|'''(?:\\.|[^\\])*?'''|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'))
-      | (?P<number>0[xX][0-9a-fA-F]+[uU]?|(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?[uU]?)
+      | (?P<number>0[xX][0-9a-fA-F]+[uU]?|(?:\d+\.\d+|\.\d+|\d+)(?:[eE][+-]?\d+)?[uU]?)
       | (?P<ident>[A-Za-z_][A-Za-z0-9_]*)
       | (?P<punct>&&|\|\||==|!=|<=|>=|[-+*/%<>!?:.,()\[\]{}])""",
     re.VERBOSE | re.DOTALL,
@@ -39,11 +41,14 @@ class Token:
     text: str
 
 
-def tokenize(source: str) -> list[Token]:
+def tokenize(source: str, strict: bool = False) -> list[Token]:
+    """``strict``: a character outside CEL's tokens raises ValueError (else it is skipped: the source compiled)."""
     tokens, at = [], 0
     while at < len(source):
         match = _TOKEN.match(source, at)
-        if not match:  # cannot happen for source that compiled; skip the character rather than fail
+        if not match:
+            if strict:
+                raise ValueError(f"unexpected character {source[at]!r} at {at + 1}")
             at += 1
             continue
         at = match.end()

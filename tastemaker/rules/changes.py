@@ -11,9 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
-import yaml
-
-from tastemaker.rules.document import parse_rule, with_on_key
+from tastemaker.rules.document import load_yaml, parse_rule
 from tastemaker.rules.errors import RuleError
 from tastemaker.rules.ruleset import RuleSet
 
@@ -62,8 +60,8 @@ def load_documents(path: Path) -> Iterator[tuple[str, Any]]:
     files = sorted(p for p in path.iterdir() if p.suffix in (".yaml", ".yml", ".json")) if path.is_dir() else [path]
     for file in files:
         try:
-            documents = [with_on_key(d) for d in yaml.safe_load_all(file.read_text()) if d is not None]
-        except yaml.YAMLError as exc:
-            raise RuleError("document", f"{file}: not YAML or JSON: {exc}") from None
+            documents = [d for d in load_yaml(file.read_text()) if d is not None]
+        except RuleError as error:
+            raise RuleError("document", f"{file}: {error.reason}") from None
         for n, document in enumerate(documents):
             yield (f"{file}" if len(documents) == 1 else f"{file} (document {n + 1})"), document

@@ -1,17 +1,21 @@
 """A rule's CEL condition (``when`` or ``unless``), compiled once and checked when the rule is applied, so a
 mistake is refused then instead of failing on every event:
 
-1. at most MAX_EXPRESSION_CHARS characters (with bounded inputs, CEL evaluation time is then bounded:
-   CEL has no loops beyond comprehensions over the given, bounded lists, and always terminates);
+1. at most MAX_EXPRESSION_CHARS characters;
 2. it compiles (a syntax error is reported with CEL's line:col and caret excerpt);
 3. every top-level variable it reads is one of event, profile, session, now (``Program.variables()``,
    less names bound by comprehension macros), and every function it calls is a CEL built-in or one of the
    helpers (``Program.functions()``, less operators);
 4. helpers get the right number of arguments, and literal windows (``count("X", "10m")``) parse as
    durations of at most MAX_WINDOW_S;
-5. evaluated against ``sample_context()``, it does not return a non-boolean (``event.name`` alone) and
+5. it nests at most cost.MAX_NESTING levels, and its estimated worst-case cost per event (cost.py: the
+   evaluation over the largest data the caps allow, and converting what it reads into CEL) is within
+   cost.BUDGET; the rule's ``when`` and ``unless`` together are held to the same budget (document.py);
+6. evaluated against ``sample_context()``, it does not return a non-boolean (``event.name`` alone) and
    does not reach an undefined name. Data-dependent errors (a missing nested key) are not refused: they
    are counted when they happen.
+
+Step 5 runs before step 6, so no condition is evaluated before its cost is known to be bounded.
 """
 
 from __future__ import annotations
@@ -21,7 +25,7 @@ from dataclasses import dataclass, field
 
 import cel
 
-from tastemaker.rules import cel_source
+from tastemaker.rules import cel_source, cost
 from tastemaker.rules.context import HELPER_ARITY, VARIABLES, WINDOWED_HELPERS, NoSignals, Scope, sample_context
 from tastemaker.rules.durations import parse_duration
 from tastemaker.rules.errors import RuleError
@@ -47,6 +51,7 @@ class Condition:
     labels: frozenset[str] | None  # the event labels it can only match on (None: any event)
     fields: dict[str, cel_source.Selection | None] = field(compare=False)  # per variable: the fields read
     paths: tuple[str, ...] = field(compare=False)  # variable paths read, reported as the why of a match
+    cost: cost.Estimate | None = field(default=None, compare=False)  # worst case per event (cost.py)
 
 
 def compile_condition(source: object, where: str) -> Condition:
@@ -63,10 +68,23 @@ def compile_condition(source: object, where: str) -> Condition:
     _check_references(program, tokens, where)
     _check_helper_calls(tokens, where)
     paths = cel_source.paths(tokens, VARIABLES)
-    condition = Condition(source, program, cel_source.index_labels(tokens), cel_source.field_selection(paths),
-                          tuple(paths[:MAX_WHY_PATHS]))
+    fields = cel_source.field_selection(paths)
+    estimate = _check_cost(source, fields, where)
+    condition = Condition(source, program, cel_source.index_labels(tokens), fields, tuple(paths[:MAX_WHY_PATHS]),
+                          estimate)
     _check_on_sample(condition, where)
     return condition
+
+
+def _check_cost(source: str, fields: dict[str, cel_source.Selection | None], where: str) -> cost.Estimate:
+    try:
+        estimate = cost.estimate(source, fields)
+    except cost.CostError as error:
+        raise RuleError(where, str(error)) from None
+    if estimate.cost > cost.BUDGET:
+        raise RuleError(where, f"estimated cost {estimate.cost} exceeds the budget {cost.BUDGET} per event "
+                               f"({estimate.costliest})")
+    return estimate
 
 
 def _syntax_reason(message: str) -> str:

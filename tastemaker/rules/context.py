@@ -3,7 +3,7 @@ built once per event into one ``cel.Context`` that every condition evaluated on 
 
 Variables (documented fields are always present: a missing one reads as its default below, so
 ``event.category == "shoes"`` is simply false on an event without a category; an undocumented or nested
-missing key is a runtime error, counted as such)::
+missing key is a runtime error, counted as such; ``event.traits`` are bounded as a profile's are)::
 
     event    type, name, item_ids, category, brand, tags, price, dwell_ms, scroll_depth, page_path,
              page_type, page_url, event_time, device_type, locale, campaign{...}, traits{...}
@@ -35,12 +35,16 @@ Helper results are memoized per event (every rule asking ``count("Cart Viewed", 
 from __future__ import annotations
 
 import json
+import math
+from itertools import islice
 from typing import Any, Callable, Mapping, Protocol
 
 import cel
+import orjson
 
 from tastemaker.rules.cel_source import Selection, select
 from tastemaker.rules.durations import parse_duration
+from tastemaker.traits import TraitsConfig
 
 VARIABLES = ("event", "profile", "session", "now")
 HELPER_ARITY = {"count": 2, "count_item": 2, "count_category": 2, "page_dwell_s": 0, "has_segment": 1}
@@ -113,6 +117,33 @@ def with_defaults(name: str, value: Mapping[str, Any] | None) -> dict[str, Any]:
     return {**DEFAULTS[name], **(value or {})}
 
 
+def bounded_traits(traits: Any, config: TraitsConfig = TraitsConfig()) -> dict[str, Any]:
+    """An event's traits as conditions see them: within the bounds a profile keeps traits in
+    (tastemaker/traits.py: the first 30 names of at most 64 characters, strings cut to 128 characters,
+    lists and objects kept only within 128 characters of JSON), so that reading them has a bounded cost
+    (cost.py). Only the first 4 x 30 entries are looked at."""
+    if not isinstance(traits, Mapping):
+        return {}
+    kept: dict[str, Any] = {}
+    for key, value in islice(traits.items(), 4 * config.max_keys):
+        if len(kept) >= config.max_keys:
+            break
+        if not isinstance(key, str) or not key or len(key) > config.key_max_chars or key in config.excluded:
+            continue
+        if isinstance(value, str):
+            kept[key] = value[: config.value_max_chars]
+        elif value is None or isinstance(value, (bool, int)) or (isinstance(value, float) and math.isfinite(value)):
+            kept[key] = value
+        elif isinstance(value, (list, dict)):
+            try:
+                fits = len(orjson.dumps(value)) <= config.value_max_chars
+            except (TypeError, orjson.JSONEncodeError):
+                fits = False
+            if fits:
+                kept[key] = value
+    return kept
+
+
 # What the helpers read of the profile when no condition reads the profile itself.
 PROFILE_FOR_HELPERS: Selection = {"segments": None}
 
@@ -132,6 +163,9 @@ class Scope:
         self.memo: dict[Any, Any] = {}  # helper call -> result, shared by every condition on this event
         self.used: list[Any] = []  # the helper calls made by the condition being evaluated
         variables = {name: select(self.values[name], selection) for name, selection in fields.items()}
+        event_fields = fields.get("event", {})
+        if "event" in fields and (event_fields is None or "traits" in event_fields) and variables["event"].get("traits"):
+            variables["event"] = {**variables["event"], "traits": bounded_traits(variables["event"]["traits"])}
         self.context = cel.Context(variables=variables, functions=self._functions())
 
     def _functions(self) -> dict[str, Callable[..., Any]]:

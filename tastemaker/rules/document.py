@@ -2,8 +2,12 @@
 described in the package docstring (tastemaker/rules/__init__.py).
 
 Validation is by plain checks rather than a JSON Schema so that every refusal names the exact field path
-(``actions[1].kind``) with a reason a person can act on. Limits (expression length, number of actions,
-payload size) bound both the time to evaluate a rule and the size of what a firing carries.
+(``actions[1].kind``) with a reason a person can act on. Limits (expression length and estimated cost,
+number of actions, payload size) bound both the time to evaluate a rule and the size of what a firing carries.
+
+YAML is loaded with PyYAML's safe loader (plain data, no Python objects) that also refuses anchors and
+aliases (``&a``/``*a``: "billion laughs", a few lines expanding into gigabytes) and nesting deeper than
+MAX_DOCUMENT_DEPTH; JSON and already-loaded mappings are held to the same depth.
 """
 
 from __future__ import annotations
@@ -16,10 +20,12 @@ from typing import Any, Mapping
 import yaml
 
 from tastemaker.rules.conditions import Condition, compile_condition
+from tastemaker.rules.cost import BUDGET
 from tastemaker.rules.durations import parse_duration
 from tastemaker.rules.errors import RuleError
 
 MAX_DOCUMENT_CHARS = 64_000
+MAX_DOCUMENT_DEPTH = 32  # levels of mappings and lists; a rule needs 4 (a payload a few more)
 MAX_DESCRIPTION_CHARS = 500
 MAX_ACTIONS = 10
 MAX_ON_LABELS = 50
@@ -103,6 +109,7 @@ def parse_rule(document: str | bytes | Mapping[str, Any]) -> Rule:
         document = _load(document)
     if not isinstance(document, Mapping):
         raise RuleError("document", "must be a mapping of rule fields")
+    _check_depth(document)
     _refuse_unknown(document, _RULE_FIELDS, "")
     document = {name: value for name, value in document.items() if value is not None}  # null: not given
     for required in ("id", "version", "description", "when", "actions"):
@@ -129,6 +136,9 @@ def parse_rule(document: str | bytes | Mapping[str, Any]) -> Rule:
         if wait_s is None:
             raise RuleError("unless", "only applies to a timed rule: add 'wait'")
         unless = compile_condition(document["unless"], "unless")
+        total = when.cost.cost + unless.cost.cost
+        if total > BUDGET:  # both can run on one event: the budget is the rule's
+            raise RuleError("unless", f"with 'when', estimated cost {total} exceeds the budget {BUDGET} per event")
     rearm = document.get("rearm", True)
     if not isinstance(rearm, bool):
         raise RuleError("rearm", "must be true or false")
@@ -155,13 +165,72 @@ def parse_rule(document: str | bytes | Mapping[str, Any]) -> Rule:
 def _load(text: str | bytes) -> Any:
     if len(text) > MAX_DOCUMENT_CHARS:
         raise RuleError("document", f"is longer than {MAX_DOCUMENT_CHARS} characters")
-    try:
-        if text.lstrip()[:1] in ("{", b"{"):
+    if text.lstrip()[:1] in ("{", b"{"):
+        try:
             return json.loads(text)
-        loaded = yaml.safe_load(text)
-    except (ValueError, yaml.YAMLError) as error:
+        except RecursionError:
+            raise RuleError("document", f"nests deeper than {MAX_DOCUMENT_DEPTH} levels") from None
+        except ValueError as error:
+            raise RuleError("document", f"is neither valid JSON nor YAML: {error}") from None
+    return load_yaml(text)[0] if text.strip() else None
+
+
+class _SafeLoader(yaml.SafeLoader):
+    """PyYAML's safe loader (plain data only: no Python objects), refusing anchors and aliases and nesting past
+    MAX_DOCUMENT_DEPTH. An alias repeats the node it names, so a few lines of aliases of aliases expand into
+    billions of nodes ("billion laughs"); a rule document never needs one."""
+
+    def __init__(self, stream: Any) -> None:
+        super().__init__(stream)
+        self.nesting = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        event = self.peek_event()
+        if isinstance(event, yaml.AliasEvent) or getattr(event, "anchor", None) is not None:
+            mark = event.start_mark
+            raise RuleError("document", f"line {mark.line + 1}, column {mark.column + 1}: YAML anchors and aliases "
+                                        "(&name, *name) are not allowed: an alias can expand a small document "
+                                        "into a huge one")
+        self.nesting += 1
+        if self.nesting > MAX_DOCUMENT_DEPTH:
+            mark = event.start_mark
+            raise RuleError("document", f"line {mark.line + 1}, column {mark.column + 1}: nests deeper than "
+                                        f"{MAX_DOCUMENT_DEPTH} levels")
+        try:
+            return super().compose_node(parent, index)
+        finally:
+            self.nesting -= 1
+
+
+def load_yaml(text: str | bytes) -> list[Any]:
+    """Every document of a YAML text (``---`` separates them), loaded safely; RuleError("document", ...)
+    for an anchor or alias, nesting past MAX_DOCUMENT_DEPTH or invalid YAML."""
+    try:
+        loader = _SafeLoader(text)  # its reader checks the first characters already (a NUL, bad UTF-8)
+    except yaml.YAMLError as error:
         raise RuleError("document", f"is neither valid JSON nor YAML: {error}") from None
-    return with_on_key(loaded)
+    try:
+        documents = []
+        while loader.check_data():
+            documents.append(with_on_key(loader.get_data()))
+        return documents
+    except yaml.YAMLError as error:
+        raise RuleError("document", f"is neither valid JSON nor YAML: {error}") from None
+    finally:
+        loader.dispose()
+
+
+def _check_depth(document: Any) -> None:
+    """Refuse a document (a loaded mapping, from any source) nesting past MAX_DOCUMENT_DEPTH; iterative."""
+    pending = [(document, 1)]
+    while pending:
+        value, level = pending.pop()
+        if level > MAX_DOCUMENT_DEPTH:
+            raise RuleError("document", f"nests deeper than {MAX_DOCUMENT_DEPTH} levels")
+        if isinstance(value, Mapping):
+            pending.extend((v, level + 1) for v in value.values())
+        elif isinstance(value, (list, tuple)):
+            pending.extend((v, level + 1) for v in value)
 
 
 def with_on_key(loaded: Any) -> Any:

@@ -16,11 +16,11 @@ import orjson
 import pytest
 
 from tests.support.kafka import produce
-from tests.support.worker import REPO, Deployment
+from tests.support.worker import ADMIN_TOKEN, READ_TOKEN, REPO, Deployment
 
 pytestmark = pytest.mark.integration
 
-TOKEN = "catalog-test-admin-token"
+TOKEN = ADMIN_TOKEN
 
 
 async def call(worker, method: str, path: str, body=None, token: str | None = TOKEN) -> tuple[int, dict]:
@@ -57,7 +57,7 @@ def unique(prefix: str) -> str:
 
 @pytest.fixture(scope="module")
 async def running(broker, tmp_path_factory):
-    deployed = Deployment(broker, tmp_path_factory.mktemp("catalog"), TASTEMAKER_ADMIN_TOKEN=TOKEN)
+    deployed = Deployment(broker, tmp_path_factory.mktemp("catalog"))
     first, second = deployed.worker("first").start(), deployed.worker("second").start()
     try:
         await asyncio.gather(first.wait_ready(), second.wait_ready())
@@ -157,6 +157,8 @@ async def test_writes_take_the_admin_token_and_reads_do_not(running):
     for token in (None, "wrong-token"):
         status, body = await call(first, "PUT", f"/items/{item_id}", {"title": "x"}, token=token)
         assert status == 401 and body["error"]["field"] == "Authorization"
+    status, body = await call(first, "PUT", f"/items/{item_id}", {"title": "x"}, token=READ_TOKEN)
+    assert status == 403 and body["error"]["field"] == "Authorization"  # the read scope does not write
     assert (await call(first, "PUT", f"/items/{item_id}", {"title": "x"}))[0] == 200
     assert (await call(first, "DELETE", f"/items/{item_id}", token=None))[0] == 401
     assert (await call(first, "DELETE", f"/items/{item_id}", token="wrong-token"))[0] == 401

@@ -8,16 +8,18 @@ import pytest
 
 from tests.integration.test_pipeline import page_view, wait_count
 from tests.support.kafka import produce
-from tests.support.worker import WorkerProcess
+from tests.support.worker import ADMIN_TOKEN, WorkerProcess
 
 pytestmark = pytest.mark.integration
 
 
 async def test_worker_runs_against_a_broker_given_only_its_url(broker, tmp_path):
-    # Defaults for everything but the broker (and a free web port, so a developer's own worker on 6066
-    # does not answer instead); relative data dir under a fresh working directory.
+    # Defaults for everything but the broker and the token the test reads profiles with (and a free web port,
+    # so a developer's own worker on 6066 does not answer instead); relative data dir under a fresh working
+    # directory.
+    env = {"TASTEMAKER_BROKER": broker, "TASTEMAKER_ADMIN_TOKENS": ADMIN_TOKEN}
     worker = WorkerProcess(
-        "only-url", {"TASTEMAKER_BROKER": broker}, data_dir=tmp_path / "var", log_path=tmp_path / "w.log", cwd=tmp_path
+        "only-url", env, data_dir=tmp_path / "var", log_path=tmp_path / "w.log", cwd=tmp_path
     )
     worker.env.pop("TASTEMAKER_DATA_DIR")
     worker.start()

@@ -5,7 +5,6 @@ behaviour on the input topics, ``faust -A app train`` on the interaction history
 from __future__ import annotations
 
 import asyncio
-import base64
 import os
 import sys
 import time
@@ -13,13 +12,12 @@ import uuid
 from datetime import datetime, timezone
 from pathlib import Path
 
-import aiohttp
 import orjson
 import pytest
 from aiokafka import AIOKafkaProducer
 
 from tests.support.kafka import bootstrap
-from tests.support.worker import REPO, Deployment
+from tests.support.worker import REPO, Deployment, visitor_token
 
 pytestmark = pytest.mark.integration
 
@@ -44,11 +42,8 @@ def track(person: str, event: str, at: float, **properties) -> dict:
 
 
 async def post(worker, path: str, body) -> tuple[int, dict]:
-    authorization = "Basic " + base64.b64encode(f"{WRITE_KEY}:".encode()).decode()
-    async with aiohttp.ClientSession() as http:
-        async with http.post(f"{worker.url}{path}", data=orjson.dumps(body),
-                             headers={"Authorization": authorization}) as answer:
-            return answer.status, await answer.json(content_type=None)
+    """POST to ``/profiles/{id}/...`` as that visitor: with their own token, as their page sends it."""
+    return await worker.call("POST", path, body, token=visitor_token(path.split("/")[2]))
 
 
 def ids(body: dict) -> list[str]:
@@ -229,6 +224,42 @@ async def test_opted_out_persons_get_non_personalized_lists(trained):
     assert (await post(first, f"/profiles/{shopper}/opt-out", {}))[0] == 202
     body = await until(first, f"/recommendations/{shopper}", lambda body: body["fallback_reason"] == "opted_out")
     assert body["fallback"] is True and body["personalized"] is False and body["items"]
+    # Opted out, their views still count in the profile, but none is written to the interaction history,
+    # and the views from before the opt-out are hidden from training by its marker.
+    await send(deployed, "clickstream", [(shopper, orjson.dumps(view(shopper, f"garden-{k}", now + 10 + k)))
+                                         for k in range(3, 5)])
+    await until(first, f"/profiles/{shopper}", lambda body: body["profile"]["counts"].get("Product Viewed") == 5)
+    report = await training_report(deployed, shopper)
+    assert report["audit"][shopper] == {"in_history": 3, "read": 0}
+
+
+async def training_report(deployed, person: str) -> dict:
+    """``faust -A app train --dry-run --json --person <person>``: what a training run would read now."""
+    code, out = await cli(deployed, "train", "--dry-run", "--json", "--person", person)
+    assert code in (0, 1), out  # promoted or not: it trained, and reported what it read
+    return orjson.loads(out[out.index("{"):])
+
+
+async def test_a_training_run_after_forget_holds_none_of_the_persons_interactions(trained):
+    deployed, first, _ = trained
+    reader = f"forgotten-{uuid.uuid4().hex[:8]}"
+    now = time.time()
+    await send(deployed, "clickstream", [(reader, orjson.dumps(view(reader, f"books-{k}", now + k))) for k in range(4)])
+    await until(first, f"/profiles/{reader}", lambda body: body["profile"]["counts"].get("Product Viewed") == 4)
+    before = await training_report(deployed, reader)
+    assert before["audit"][reader] == {"in_history": 4, "read": 4}  # what the check below can see
+
+    assert (await first.call("DELETE", f"/profiles/{reader}"))[0] == 202
+    deadline = time.monotonic() + 40
+    while (await first.get_json(f"/profiles/{reader}"))[0] != 404:
+        assert time.monotonic() < deadline, "the forget was not applied"
+        await asyncio.sleep(0.2)
+    after = await training_report(deployed, reader)
+    # The records are still in the topic (until its retention), but the next training reads none of them.
+    assert after["audit"][reader] == {"in_history": 4, "read": 0}
+    assert after["history"]["hidden"] == before["history"]["hidden"] + 4
+    assert after["history"]["read"] == before["history"]["read"] - 4
+    assert after["interactions"] < before["interactions"]
 
 
 async def test_similar_items_are_of_the_same_kind_and_unknown_items_are_404(trained):

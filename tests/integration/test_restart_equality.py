@@ -59,7 +59,7 @@ def events(base: float) -> list[tuple[str, str, dict]]:
 
 def deployment(broker, tmp_path) -> Deployment:
     # No rate-based bot flags: the rate meter is an in-memory estimate, reset by a restart.
-    return Deployment(broker, tmp_path, TASTEMAKER_ADMIN_TOKEN=TOKEN, TASTEMAKER_FATIGUE_PER_SESSION="20",
+    return Deployment(broker, tmp_path, TASTEMAKER_FATIGUE_PER_SESSION="20",
                       TASTEMAKER_BOT_EVENTS_PER_MINUTE="1000000")
 
 

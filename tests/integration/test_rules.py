@@ -16,12 +16,12 @@ import pytest
 from segment.analytics import Client
 
 from tests.support.kafka import consume_all
-from tests.support.worker import REPO, Deployment
+from tests.support.worker import ADMIN_TOKEN, REPO, Deployment, visitor_token
 
 pytestmark = pytest.mark.integration
 
 WRITE_KEY = "rules-test-key"
-TOKEN = "rules-test-admin-token"
+TOKEN = ADMIN_TOKEN
 
 RULES = [
     {"id": "three-product-views", "version": 1, "description": "3 product pages within 10 minutes",
@@ -63,7 +63,7 @@ RULES = [
 
 
 def deployment(broker, tmp_path, **env) -> Deployment:
-    return Deployment(broker, tmp_path, TASTEMAKER_WRITE_KEYS=f"{WRITE_KEY}=web", TASTEMAKER_ADMIN_TOKEN=TOKEN,
+    return Deployment(broker, tmp_path, TASTEMAKER_WRITE_KEYS=f"{WRITE_KEY}=web",
                       TASTEMAKER_SESSION_IDLE="3", TASTEMAKER_SESSION_CLOSE_GRACE="0",
                       TASTEMAKER_FATIGUE_PER_SESSION="20", **env)
 
@@ -239,10 +239,13 @@ async def test_opted_out_persons_get_no_decisions_until_they_opt_in(running):
     deployed, worker = running
     segment = client(worker)
     shopper = person()
+    own = f"Bearer {visitor_token(shopper)}"  # what the visitor's page holds, issued by the site's server
     segment.track(anonymous_id=shopper, event="Checkout Started", properties={})
     await wait_decisions(deployed, shopper, lambda d: fired(d) == ["viewed-checkout"])
     assert (await post(worker, f"/profiles/{shopper}/opt-out", basic("unknown")))[0] == 401
-    status, body = await post(worker, f"/profiles/{shopper}/opt-out", basic(WRITE_KEY))
+    assert (await post(worker, f"/profiles/{shopper}/opt-out", basic(WRITE_KEY)))[0] == 401  # a public key
+    assert (await post(worker, f"/profiles/{shopper}/opt-out", f"Bearer {visitor_token(person())}"))[0] == 403
+    status, body = await post(worker, f"/profiles/{shopper}/opt-out", own)
     assert (status, body["command"]) == (202, "opt_out")
     await wait_status(worker, f"/profiles/{shopper}", 200)
     deadline = time.monotonic() + 20
@@ -257,7 +260,9 @@ async def test_opted_out_persons_get_no_decisions_until_they_opt_in(running):
         assert time.monotonic() < deadline
         await asyncio.sleep(0.25)
     assert fired(await decisions_of(deployed, shopper)) == ["viewed-checkout"]  # nothing while opted out
-    assert (await post(worker, f"/profiles/{shopper}/opt-in", basic(WRITE_KEY)))[0] == 202
+    status, body = await post(worker, f"/profiles/{shopper}/opt-in", basic(WRITE_KEY))  # would undo a consent
+    assert status == 401 and body["error"]["field"] == "Authorization"
+    assert (await post(worker, f"/profiles/{shopper}/opt-in", own))[0] == 202
     deadline = time.monotonic() + 20
     while not (await worker.get_json(f"/profiles/{shopper}"))[1]["profile"]["consent"]["personalization"]:
         assert time.monotonic() < deadline
@@ -276,7 +281,8 @@ async def test_reset_restarts_personalization_from_nothing(running):
     await wait_decisions(deployed, buyer, lambda d: "purchased" in fired(d))
     body = await wait_status(worker, f"/profiles/{buyer}", 200)
     assert body["profile"]["segments"] == ["buyers"] and body["profile"]["affinities"]["category"]
-    assert (await post(worker, f"/profiles/{buyer}/reset", basic(WRITE_KEY)))[0] == 202
+    assert (await post(worker, f"/profiles/{buyer}/reset", basic(WRITE_KEY)))[0] == 401
+    assert (await post(worker, f"/profiles/{buyer}/reset", f"Bearer {visitor_token(buyer)}"))[0] == 202
     deadline = time.monotonic() + 20
     while (body := (await worker.get_json(f"/profiles/{buyer}"))[1])["profile"]["segments"]:
         assert time.monotonic() < deadline
@@ -342,7 +348,9 @@ async def test_a_page_receives_its_decisions_as_server_sent_events(running):
 
     async def listen() -> None:
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{worker.url}/decisions/{visitor}/stream") as stream:
+            # EventSource sends no headers: the page passes its visitor token in the query.
+            async with http.get(f"{worker.url}/decisions/{visitor}/stream",
+                                params={"access_token": visitor_token(visitor)}) as stream:
                 assert stream.headers["Content-Type"].startswith("text/event-stream")
                 event = {}
                 async for raw in stream.content:

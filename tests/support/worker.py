@@ -7,15 +7,36 @@ import os
 import signal
 import subprocess
 import sys
+import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from tests.support.kafka import REPO, delete_topics_of
 from tests.support.ports import free_port
+
+# Credentials every test deployment is configured with (app/web/auth.py): the admin and read scopes, the
+# secret workers forward with, and the secret visitor tokens are signed with (16+ characters each).
+ADMIN_TOKEN = "test-admin-token"
+READ_TOKEN = "test-reader-token"
+PEER_TOKEN = "test-peer-secret"
+VISITOR_SECRET = "test-visitor-secret"
+
+
+def bearer(token: str | None) -> dict[str, str]:
+    """The Authorization header of ``token`` (none when None)."""
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def visitor_token(raw_id: str, ttl: int = 600, secret: str = VISITOR_SECRET) -> str:
+    """A visitor token for ``raw_id``, as the site's server issues it (tastemaker/access.py)."""
+    from tastemaker.access import issue_visitor_token
+
+    return issue_visitor_token(raw_id, secret, int(time.time()) + ttl)
 
 
 class WorkerProcess:
@@ -69,10 +90,25 @@ class WorkerProcess:
             await asyncio.sleep(0.2)
         raise TimeoutError(f"worker {self.name} not ready after {timeout}s:\n{self.log_tail()}")
 
-    async def get_json(self, path: str) -> tuple[int, Any]:
+    async def get_json(self, path: str, token: str | None = ADMIN_TOKEN) -> tuple[int, Any]:
+        """(status, JSON) of GET ``path``, sent with ``token`` as a Bearer credential (none when None)."""
         async with aiohttp.ClientSession() as http:
-            async with http.get(f"{self.url}{path}", timeout=aiohttp.ClientTimeout(total=10)) as r:
+            async with http.get(f"{self.url}{path}", headers=bearer(token), timeout=aiohttp.ClientTimeout(total=10)) as r:
                 return r.status, await r.json(content_type=None)
+
+    async def call(self, method: str, path: str, body: Any = None, token: str | None = ADMIN_TOKEN,
+                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
+        """(status, JSON or None) of ``method path`` with a JSON ``body``, sent with ``token`` (none when None)."""
+        data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
+        sent = {**({"Content-Type": "application/json"} if data is not None else {}), **bearer(token), **(headers or {})}
+        async with aiohttp.ClientSession() as http:
+            async with http.request(method, f"{self.url}{path}", data=data, headers=sent,
+                                    timeout=aiohttp.ClientTimeout(total=10)) as r:
+                raw = await r.read()
+                try:
+                    return r.status, orjson.loads(raw) if raw else None
+                except orjson.JSONDecodeError:
+                    return r.status, raw.decode(errors="replace")
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """Graceful stop (SIGTERM): Faust commits offsets and flushes tables."""
@@ -111,6 +147,10 @@ class Deployment:
             "TASTEMAKER_TOPIC_PREFIX": self.topic_prefix,
             "TASTEMAKER_WEB_HOST": "127.0.0.1",
             "TASTEMAKER_SESSION_TIMEOUT": "6",
+            "TASTEMAKER_ADMIN_TOKENS": ADMIN_TOKEN,
+            "TASTEMAKER_READ_TOKENS": READ_TOKEN,
+            "TASTEMAKER_PEER_TOKEN": PEER_TOKEN,
+            "TASTEMAKER_VISITOR_SECRETS": VISITOR_SECRET,
             **env,
         }
         self.workers: list[WorkerProcess] = []

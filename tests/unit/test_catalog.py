@@ -80,7 +80,10 @@ def test_the_path_or_key_gives_the_id_and_must_agree_with_the_body():
     ({"available": "maybe"}, "available", "available must be true or false"),
     ({"available": 2}, "available", "available must be true or false"),
     ({"created_at": "yesterday"}, "created_at", "created_at is not a valid ISO-8601 date-time"),
-    ({"created_at": -5}, "created_at", "created_at must not be negative"),
+    ({"created_at": -5}, "created_at", "created_at must not be negative (before 1970)"),
+    ({"created_at": "1969-12-31T23:59:59Z"}, "created_at", None),  # was stored, then refused by every worker
+    ({"created_at": 1e300}, "created_at", None),  # was a 500: no 64-bit JSON integer holds it
+    ({"created_at": 253_402_300_800_000}, "created_at", None),  # after 9999-12-31T23:59:59.999Z
     ({"attributes": [1]}, "attributes", "attributes must be an object"),
     ({"attributes": {f"a{n}": n for n in range(101)}}, "attributes", "at most 100 attributes (got 101)"),
     ({"attributes": {"blob": "x" * 17_000}}, "attributes", "attributes larger than 16 KB as JSON"),

@@ -20,3 +20,22 @@ def test_the_latest_record_of_a_rule_decides_even_when_it_is_not_valid():
     fresh = RuleBook()
     fresh.on_record(b"r", b"{not json")
     assert fresh.knowledge.rules.rules == book.knowledge.rules.rules
+
+
+def test_a_rule_over_the_cost_budget_written_by_another_producer_is_refused_on_replay():
+    from tastemaker.rules import cost
+
+    book = RuleBook()
+    book.on_record(b"r", orjson.dumps(document(id="r", version=1)))
+    costly = document(id="r", version=2,
+                      when="profile.cart.items.exists(a, profile.cart.items.exists(b, a.id == b.id))")
+    # Written straight to the topic (bypassing the API, which refuses it): the latest record rules, and it is
+    # not a rule any worker accepts, so the rule is removed everywhere alike.
+    book.on_record(b"r", orjson.dumps(costly))
+    assert "r" not in book.knowledge.rules.rules and "r" not in book.documents
+    fresh = RuleBook()
+    fresh.on_record(b"r", orjson.dumps(costly))
+    assert fresh.knowledge.rules.rules == {}
+    cheap = document(id="r", version=3, when='profile.cart.items.exists(a, a.id == "sku-1")')
+    book.on_record(b"r", orjson.dumps(cheap))
+    assert book.knowledge.rules.rules["r"].when.cost.cost <= cost.BUDGET

@@ -181,3 +181,68 @@ def test_index_is_derived_from_a_label_conjunct():
     assert labels('event.name != "A"') is None
     assert labels('event.name.startsWith("A")') is None
     assert parse_rule(document(when="true", on=["X"])).labels == {"X"}  # explicit `on` wins
+
+
+BILLION_LAUGHS = """\
+a: &a ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]
+b: &b [*a, *a, *a, *a, *a, *a, *a, *a, *a]
+c: &c [*b, *b, *b, *b, *b, *b, *b, *b, *b]
+d: &d [*c, *c, *c, *c, *c, *c, *c, *c, *c]
+e: &e [*d, *d, *d, *d, *d, *d, *d, *d, *d]
+f: &f [*e, *e, *e, *e, *e, *e, *e, *e, *e]
+g: &g [*f, *f, *f, *f, *f, *f, *f, *f, *f]
+h: &h [*g, *g, *g, *g, *g, *g, *g, *g, *g]
+i: &i [*h, *h, *h, *h, *h, *h, *h, *h, *h]
+id: laughs
+version: 1
+description: d
+when: 'true'
+actions: [{type: set_trait, name: lol, value: *i}]
+"""
+
+
+def test_yaml_aliases_are_refused_billion_laughs_and_all():
+    error = refusal(BILLION_LAUGHS)
+    assert error.field == "document"
+    assert "line 1, column 4" in error.reason and "anchors and aliases" in error.reason
+    anchored_only = "id: r\nversion: 1\ndescription: &d text\nwhen: 'true'\nactions: [{type: add_segment, segment: s}]"
+    assert "anchors and aliases" in refusal(anchored_only).reason
+
+
+def test_a_normal_yaml_document_still_loads_with_the_safe_loader():
+    text = ("id: normal\nversion: 2\ndescription: 'a plain rule: no anchors'\non: [Product Viewed]\n"
+            "when: event.name == \"Product Viewed\" && count(\"Product Viewed\", \"10m\") >= 3\n"
+            "actions:\n  - {type: decision, kind: offer, payload: {text: '&not an anchor', list: [1, 2]}}\n")
+    rule = parse_rule(text)
+    assert rule.id == "normal" and rule.labels == {"Product Viewed"}
+    assert rule.actions[0].fields["payload"] == {"text": "&not an anchor", "list": [1, 2]}
+    assert refusal("id: !!python/object:os.system x").field == "document"  # still the safe loader
+
+
+def test_documents_nesting_too_deep_are_refused_whatever_their_form():
+    deep_yaml = "id: r\nversion: 1\ndescription: d\nwhen: 'true'\nactions: " + "[" * 40 + "]" * 40
+    assert "nests deeper" in refusal(deep_yaml).reason
+    deep_json = '{"id": "r", "payload": ' + "[" * 5_000 + "]" * 5_000 + "}"
+    assert "nests deeper" in refusal(deep_json).reason
+    nested: list = []
+    for _ in range(40):
+        nested = [nested]
+    assert "nests deeper" in refusal(document(actions=nested)).reason  # an already-loaded mapping
+
+
+def test_rule_files_with_aliases_are_refused_naming_the_file(tmp_path):
+    from tastemaker.rules.changes import load_documents
+
+    path = tmp_path / "rules.yaml"
+    path.write_text(BILLION_LAUGHS + "---\nid: other\n")
+    with pytest.raises(RuleError) as caught:
+        list(load_documents(path))
+    assert caught.value.field == "document" and str(path) in caught.value.reason
+    assert "anchors and aliases" in caught.value.reason
+
+
+def test_text_the_yaml_reader_refuses_at_once_is_a_refusal_not_an_error():
+    # Found by `make fuzz`: a body of one NUL byte was a 500 (PyYAML's reader checks the first characters
+    # while the loader is built).
+    for text in (b"\x00", "\x00id: r", b"\xff\xfe\x00"):
+        assert refusal(text).field == "document"

@@ -57,3 +57,17 @@ def test_roles_default_to_both_and_refuse_unknown_names():
         Settings.from_env({"TASTEMAKER_ROLES": "collector,ranker"})
     with pytest.raises(SettingsError, match="TASTEMAKER_ROLES"):
         Settings.from_env({"TASTEMAKER_ROLES": ","})
+
+
+def test_every_variable_the_settings_read_is_documented():
+    """Each TASTEMAKER_* variable app/settings.py reads has a row in the README's configuration table or in
+    a docs/ page (docs/security.md holds access, limits and retention)."""
+    import re
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[2]
+    read = set(re.findall(r'"(TASTEMAKER_[A-Z_]+)"', (root / "app" / "settings.py").read_text()))
+    documented = (root / "README.md").read_text() + "".join(p.read_text() for p in (root / "docs").glob("*.md"))
+    rows = set(re.findall(r"^\| `(TASTEMAKER_[A-Z_]+)`", documented, re.M))
+    assert read, "no variable found: the pattern no longer matches app/settings.py"
+    assert read - rows == set()
