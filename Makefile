@@ -5,13 +5,15 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit browser bench bench-collector bench-pipeline bench-decisions bench-quality bench-recommend kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser fuzz bench bench-collector bench-pipeline bench-decisions bench-quality bench-recommend kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
 	@echo "make test     run every test (unit and integration, against a real Kafka started for the run)"
 	@echo "make unit     run the unit tests only (no Kafka)"
 	@echo "make browser  install Debian's chromium for the browser tests (as root, when it is missing)"
+	@echo "make fuzz     $(FUZZ_EXAMPLES) generated requests per endpoint of app/web/openapi.json against a real worker"
+	@echo "              (Schemathesis): server errors, hangs, schema mismatches per endpoint (FUZZ_EXAMPLES)"
 	@echo "make bench    every benchmark (bench/), each next to a baseline from the same run:"
 	@echo "              bench-collector (events/s, latency), bench-pipeline (stream events/s),"
 	@echo "              bench-decisions (event-to-decision latency through Kafka)"
@@ -52,6 +54,12 @@ browser:
 	  echo "The browser tests need Debian's chromium at $(CHROMIUM): run 'sudo apt-get install chromium' or 'sudo make browser'" >&2; \
 	  exit 1; \
 	fi
+
+# The API contract fuzzed (scripts/fuzz.py): a Kafka of its own unless TASTEMAKER_TEST_BROKER is set. The test
+# suite runs a few dozen requests per endpoint (tests/integration/test_fuzz.py); this runs FUZZ_EXAMPLES.
+FUZZ_EXAMPLES ?= 1000
+fuzz: $(INSTALLED) kafka-fetch
+	$(VENV)/bin/python scripts/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 # Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: see each script).
 bench: bench-collector bench-pipeline bench-decisions bench-quality bench-recommend

@@ -8,6 +8,7 @@ from app.main import app, settings  # noqa: F401  (faust -A app looks up ``app.a
 from app import topics  # noqa: F401,E402
 from agents import dead_letter  # noqa: F401,E402
 from app.web import health, stats  # noqa: F401,E402
+from app.web import openapi  # noqa: F401,E402  (GET /openapi.json, both roles)
 
 if "collector" in settings.roles:
     from app.web import collector, tracker  # noqa: F401

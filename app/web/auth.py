@@ -12,6 +12,7 @@ Workers forwarding a request send ``peer_headers()``: the peer token.
 from __future__ import annotations
 
 from app.main import settings
+from app.web.errors import json_error
 from tastemaker.access import ADMIN_ONLY, INTERNAL, OPERATOR_READ, PERSON_CHANGE, PERSON_READ, Need, check
 
 __all__ = ["ACCESS", "ADMIN_ONLY", "INTERNAL", "OPERATOR_READ", "PERSON_CHANGE", "PERSON_READ", "peer_headers",
@@ -30,8 +31,7 @@ def require(web, request, need: Need, person_id: str | None = None, query_token:
     if denied is None:
         return None
     headers = {"WWW-Authenticate": denied.challenge} if denied.challenge else None
-    return web.json({"error": {"status": denied.status, "field": denied.field, "reason": denied.reason}},
-                    status=denied.status, headers=headers)
+    return json_error(web, denied.status, denied.field, denied.reason, headers)
 
 
 def peer_headers() -> dict[str, str]:

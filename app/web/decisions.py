@@ -28,6 +28,7 @@ from faust.web import View
 from app.main import app, settings
 from app.topic_follower import TopicFollower
 from app.web.auth import PERSON_READ, require
+from app.web.errors import json_error
 
 log = logging.getLogger(__name__)
 
@@ -97,8 +98,7 @@ class DecisionStream(View):
             return refused
         if full := hub.refusal(person_id):
             status, reason = full
-            return self.json({"error": {"status": status, "field": None if status == 503 else "id", "reason": reason}},
-                             status=status, headers={"Retry-After": str(RETRY_AFTER)})
+            return json_error(self, status, None if status == 503 else "id", reason, {"Retry-After": str(RETRY_AFTER)})
         queue = hub.subscribe(person_id)
         try:
             headers = {"Content-Type": "text/event-stream", "Cache-Control": "no-cache", "X-Accel-Buffering": "no"}

@@ -3,5 +3,5 @@
 from __future__ import annotations
 
 
-def json_error(web, status: int, field: str | None, reason: str):
-    return web.json({"error": {"status": status, "field": field, "reason": reason}}, status=status)
+def json_error(web, status: int, field: str | None, reason: str, headers: dict[str, str] | None = None):
+    return web.json({"error": {"status": status, "field": field, "reason": reason}}, status=status, headers=headers)

@@ -27,6 +27,7 @@ from app.topics import items as items_topic
 from app.web.auth import ADMIN_ONLY, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
+from app.web.kafka_writes import bounded
 from tastemaker.catalog import MAX_ITEM_BYTES, ItemError, parse_item_json
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
@@ -36,7 +37,7 @@ VISIBLE_WITHIN = 10.0  # seconds a change may take to come back from Kafka to th
 def _loading(web):
     if follower.ready.is_set():
         return None
-    return json_error(web, 503, None, "the catalog is still being read from Kafka; retry shortly")
+    return json_error(web, 503, None, "the catalog is still being read from Kafka; retry shortly", {"Retry-After": "1"})
 
 
 def _item_error(web, error: ItemError):
@@ -93,7 +94,8 @@ class OneItem(View):
             return _item_error(self, error)
         change = catalog.change_of(item)
         if change != "unchanged":
-            await (await items_topic.send(key=item_id, value=orjson.dumps(item)))
+            if unavailable := await bounded(self, items_topic.send(key=item_id, value=orjson.dumps(item))):
+                return unavailable
             if late := await _await_visible(self, lambda: catalog.get(item_id) == item):
                 return late
         return self.json({"item_id": item_id, "change": change, "item": item})
@@ -105,7 +107,8 @@ class OneItem(View):
             return loading
         if item_id not in catalog:
             return json_error(self, 404, "item_id", f"no item {item_id!r}")
-        await (await items_topic.send(key=item_id, value=None))
+        if unavailable := await bounded(self, items_topic.send(key=item_id, value=None)):
+            return unavailable
         if late := await _await_visible(self, lambda: item_id not in catalog):
             return late
         return self.json({"item_id": item_id, "change": "deleted"})

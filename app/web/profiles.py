@@ -13,7 +13,6 @@ request's headers, so the same credential arrives there.
 
 from __future__ import annotations
 
-import asyncio
 import time
 
 import orjson
@@ -26,6 +25,7 @@ from app.topics import events_by_id
 from app.web.auth import ADMIN_ONLY, INTERNAL, PERSON_CHANGE, PERSON_READ, peer_headers, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
+from app.web.kafka_writes import bounded
 from tables.identities import identities
 from tables.profiles import profiles
 from tastemaker import behaviour, bundles
@@ -171,7 +171,8 @@ async def _command(web, raw_id: str, command: str, args: dict | None = None):
     writer = bundles.BundleWriter(settings.partitions)
     body = {"kind": "command", "command": command, "at": time.time(), **({"args": args} if args else {})}
     writer.add(bundles.item(raw_id, body))
-    await asyncio.gather(*await send_bundles(events_by_id, writer))
+    if unavailable := await bounded(web, send_bundles(events_by_id, writer)):
+        return unavailable
     return web.json({"id": raw_id, "command": command, "status": "accepted"}, status=202)
 
 

@@ -26,6 +26,7 @@ from app.topics import rules as rules_topic
 from app.web.auth import ADMIN_ONLY, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
+from app.web.kafka_writes import bounded
 from tastemaker.rules import RuleError, parse_rule
 from tastemaker.rules.changes import Change, plan_apply, plan_delete, plan_enabled
 
@@ -49,7 +50,8 @@ def _rule_error(web, error: RuleError, status: int = 422):
 async def _write(web, change: Change):
     if change.writes:
         value = None if change.document is None else orjson.dumps(change.document)
-        await (await rules_topic.send(key=change.rule_id, value=value))
+        if unavailable := await bounded(web, rules_topic.send(key=change.rule_id, value=value)):
+            return unavailable
         deadline = asyncio.get_running_loop().time() + VISIBLE_WITHIN
         while rulebook.documents.get(change.rule_id) != change.document:
             if asyncio.get_running_loop().time() > deadline:

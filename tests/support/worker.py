@@ -97,8 +97,9 @@ class WorkerProcess:
                 return r.status, await r.json(content_type=None)
 
     async def call(self, method: str, path: str, body: Any = None, token: str | None = ADMIN_TOKEN,
-                   headers: dict[str, str] | None = None) -> tuple[int, Any]:
-        """(status, JSON or None) of ``method path`` with a JSON ``body``, sent with ``token`` (none when None)."""
+                   headers: dict[str, str] | None = None, with_headers: tuple[str, ...] = ()) -> tuple:
+        """(status, JSON or None) of ``method path`` with a JSON ``body``, sent with ``token`` (none when None);
+        with ``with_headers``, those answer headers' values (or None) follow."""
         data = None if body is None else body if isinstance(body, bytes) else orjson.dumps(body)
         sent = {**({"Content-Type": "application/json"} if data is not None else {}), **bearer(token), **(headers or {})}
         async with aiohttp.ClientSession() as http:
@@ -106,9 +107,10 @@ class WorkerProcess:
                                     timeout=aiohttp.ClientTimeout(total=10)) as r:
                 raw = await r.read()
                 try:
-                    return r.status, orjson.loads(raw) if raw else None
+                    answer = orjson.loads(raw) if raw else None
                 except orjson.JSONDecodeError:
-                    return r.status, raw.decode(errors="replace")
+                    answer = raw.decode(errors="replace")
+                return (r.status, answer, *(r.headers.get(name) for name in with_headers))
 
     def stop(self, timeout: float = 60.0) -> int | None:
         """Graceful stop (SIGTERM): Faust commits offsets and flushes tables."""
