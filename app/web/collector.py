@@ -27,6 +27,7 @@ from faust.web import ResourceOptions, View
 
 from app.main import app, settings
 from app.web.bodies import BadBody, read_body
+from app.web.kafka_writes import RETRY_AFTER
 from tastemaker.ingest.client_address import bucket_key, client_address, parse_networks
 from tastemaker.ingest.collect import (
     MAX_BATCH_BYTES,
@@ -57,7 +58,6 @@ KEY_BUCKETS = BucketTable(settings.rate_limit_per_key, max_keys=10_000) if setti
 CLIENT_BUCKETS = (
     BucketTable(settings.rate_limit_per_client, max_keys=100_000) if settings.rate_limit_per_client else None
 )
-UNAVAILABLE_RETRY_AFTER = retry_after_header(settings.produce_timeout)
 
 
 async def _read_body(request) -> bytes:
@@ -165,7 +165,7 @@ async def _collect(web: View, request, kind: str | None):
         reason = "not acknowledged in time" if isinstance(exc, asyncio.TimeoutError) else type(exc).__name__
         log.warning("collector could not store %d events: %s", len(accepted), reason)
         refused = Refused(503, None, f"events could not be stored ({reason}); retry later")
-        return web.json(refused.as_json(), status=503, headers={"Retry-After": UNAVAILABLE_RETRY_AFTER})
+        return web.json(refused.as_json(), status=503, headers={"Retry-After": RETRY_AFTER})
     answer = {"success": True, "accepted": len(accepted)}
     if kind is None:
         answer["rejected"] = rejected

@@ -1,4 +1,5 @@
-"""Writes a view makes to Kafka (person commands, items, rules), bounded in time like the collector's.
+"""Writes a view makes to Kafka (person commands, items, rules), bounded in time like the collector's
+(which answers in Segment's error shape, with the same ``RETRY_AFTER``).
 
     view ──▶ bounded(web, send) ──▶ acknowledged within TASTEMAKER_PRODUCE_TIMEOUT: None, the view answers
                                └──▶ Kafka does not acknowledge in time, or refuses: 503 + Retry-After
