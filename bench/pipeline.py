@@ -22,6 +22,7 @@ import asyncio
 import json
 import os
 import platform
+import signal
 import random
 import statistics
 import subprocess
@@ -29,6 +30,7 @@ import time
 import urllib.request
 import uuid
 from datetime import datetime, timezone
+from pathlib import Path
 
 import orjson
 from aiokafka import AIOKafkaProducer
@@ -129,9 +131,11 @@ def processed(name: str, url: str) -> int:
         "duplicate", 0) + outcomes.get("dead_letter", 0)
 
 
-def repetition(name: str, cmd: list[str], env: dict, total: int, url: str, log_path, timeout: float) -> dict:
+def repetition(name: str, cmd: list[str], env: dict, total: int, url: str, log_path, timeout: float,
+               profile_to=None) -> dict:
     with open(log_path, "ab") as log:
         server = subprocess.Popen(cmd, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
+    spy = None
     try:
         wait_healthy(url, server)
         first = None
@@ -143,12 +147,19 @@ def repetition(name: str, cmd: list[str], env: dict, total: int, url: str, log_p
             now = time.perf_counter()
             if first is None and done > 0:
                 first, first_done, cpu0 = now, done, cpu_seconds(server.pid)
+                if profile_to:  # sampled from the first event to the last (py-spy: a process of its own)
+                    spy = subprocess.Popen([str(Path(PYTHON).parent / "py-spy"), "record", "--pid", str(server.pid),
+                                            "--rate", "200", "--format", "raw", "--output", str(profile_to)],
+                                           stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if done >= total:
                 break
             time.sleep(0.05)
         cpu = cpu_seconds(server.pid) - cpu0
         elapsed = time.perf_counter() - first if first else float("nan")
     finally:
+        if spy is not None:
+            spy.send_signal(signal.SIGINT)
+            spy.wait(30)
         stop(server)
     counted = done - (first_done if first else 0)
     result = {"processed": done, "expected": total, "seconds": round(elapsed, 2),
@@ -168,6 +179,9 @@ def main() -> None:
     parser.add_argument("--rules", type=int, default=int(os.environ.get("BENCH_RULES", 50)))
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 16066)))
+    parser.add_argument("--profile", action="store_true", default=bool(os.environ.get("BENCH_PROFILE")),
+                        help="sample the pipeline worker with py-spy (bench/results/pipeline-profile-*.txt, "
+                             "collapsed stacks; summed by bench/profile_summary.py)")
     args = parser.parse_args()
 
     run_dir = REPO / ".run/bench"
@@ -195,8 +209,11 @@ def main() -> None:
                     env = worker_env(broker, app_id, args.port, run_dir / "data", TASTEMAKER_ROLES="stream",
                                      TASTEMAKER_PARTITIONS=str(args.partitions))
                 try:
-                    results["servers"][name].append(
-                        repetition(name, cmd, env, len(events), url, run_dir / f"{name}.log", args.timeout))
+                    profile_to = None
+                    if args.profile and name == "pipeline":
+                        profile_to = REPO / f"bench/results/pipeline-profile-{time.strftime('%Y%m%d-%H%M%S')}.txt"
+                    results["servers"][name].append(repetition(name, cmd, env, len(events), url,
+                                                               run_dir / f"{name}.log", args.timeout, profile_to))
                 finally:
                     delete_topics_of(bootstrap, app_id)
     finally:
