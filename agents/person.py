@@ -5,8 +5,9 @@
                                                                               ─▶ interaction records, forget
                                                                                  markers ─▶ interactions
 
-One pass per item over the person's state, one table write per person and bundle: the pure transition
-decides, this agent only reads, writes and sends (what it sends, bundled by destination partition).
+One pass per item over the person's state, one table write per person and bundle, the bundle's writes
+written together (tables/batched.py): the pure transition decides, this agent only reads, writes and sends
+(what it sends, bundled by destination partition).
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from app.main import app, settings
 from app.rulebook import follower as rules_follower
 from app.rulebook import rulebook
 from app.topics import events_by_id, events_by_person, interactions, personalization_decisions
+from tables.batched import BatchedTable
 from tables.profiles import profiles
 from tastemaker import behaviour, bundles
 from tastemaker import person as persons
@@ -33,6 +35,7 @@ from tastemaker.delivery import SourcePosition
 log = logging.getLogger(__name__)
 
 _TOPICS = {persons.BY_ID: events_by_id, persons.BY_PERSON: events_by_person}
+states = BatchedTable(profiles)
 
 
 @app.agent(events_by_person)
@@ -61,7 +64,7 @@ async def update_persons(stream):
                     raise ValueError("an item needs a key and an object body")
                 here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
                 source = bundles.source_of(entry) or here
-                state = written[person] if person in written else profiles.get(person)
+                state = written[person] if person in written else states.get(person, message.partition)
                 step = _step(state, person, body, source, here, rulebook.knowledge)
             except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
                 if not isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
@@ -95,12 +98,12 @@ async def update_persons(stream):
             await asyncio.gather(*acks)
         for person, state in written.items():
             if state is None:
-                if person in profiles:
-                    del profiles[person]  # a tombstone on the changelog: a restart does not bring it back
+                states.delete(person, message.partition)  # a tombstone on the changelog: a restart does not bring it back
                 timer_index.set(person, None)
             else:
-                profiles[person] = state
+                states.set(person, state, message.partition)
                 timer_index.set(person, behaviour.next_due(state, rulebook.knowledge))
+        await states.write()
         partition_trending.store(message.partition)
         for to, writer in out.items():
             await send_bundles(_TOPICS[to], writer)

@@ -49,7 +49,8 @@ class _StateCodec(codecs.json):
         return None
 
 
-codecs.register(STATE_CODEC, _StateCodec())
+_STATE_CODEC = _StateCodec()
+codecs.register(STATE_CODEC, _STATE_CODEC)
 
 
 class StateValue:
@@ -75,3 +76,8 @@ class StateValue:
 def state_value(**shape: type | tuple[type, ...]) -> type[StateValue]:
     """The ``value_type`` of a table whose values have these fields (a value without them reads as absent)."""
     return type("StateValue", (StateValue,), {"shape": shape})
+
+
+def decode_state(value_type: type[StateValue], raw: bytes) -> Any:
+    """A stored value as a table read through Faust gives it: the codec, then the value type's shape."""
+    return value_type.from_data(_STATE_CODEC._loads(raw))
