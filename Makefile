@@ -5,7 +5,7 @@ VENV := .venv
 INSTALLED := $(VENV)/.installed
 KAFKA := infra/kafka/kafka.sh
 
-.PHONY: help run test unit browser fuzz bench bench-collector bench-pipeline bench-decisions bench-quality bench-recommend kafka-fetch kafka-start kafka-stop topics clean
+.PHONY: help run test unit browser fuzz bench bench-collector bench-pipeline bench-peers bench-decisions bench-quality bench-recommend kafka-fetch kafka-start kafka-stop topics clean
 
 help:
 	@echo "make run      start Tastemaker (and a local Kafka unless TASTEMAKER_BROKER is set); Ctrl-C stops"
@@ -16,7 +16,8 @@ help:
 	@echo "              (Schemathesis): server errors, hangs, schema mismatches per endpoint (FUZZ_EXAMPLES)"
 	@echo "make bench    every benchmark (bench/), each next to a baseline from the same run:"
 	@echo "              bench-collector (events/s, latency), bench-pipeline (stream events/s),"
-	@echo "              bench-decisions (event-to-decision latency through Kafka)"
+	@echo "              bench-peers (the stream core next to aiokafka, bare Faust and Quix Streams on the same"
+	@echo "              events: BENCH_WORKLOAD=longtail|default), bench-decisions (event-to-decision latency)"
 	@echo "make bench-quality  recommendation quality: MovieLens 100k p@10/AUC, session next-item hit rate (no Kafka)"
 	@echo "make bench-recommend  /recommendations latency and req/s on one worker, event-to-list freshness"
 	@echo "make kafka-start / kafka-stop   the local broker on its own (KAFKA_PORT, default 9092)"
@@ -62,13 +63,25 @@ fuzz: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python scripts/fuzz.py --examples $(FUZZ_EXAMPLES)
 
 # Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: see each script).
-bench: bench-collector bench-pipeline bench-decisions bench-quality bench-recommend
+bench: bench-collector bench-pipeline bench-peers bench-decisions bench-quality bench-recommend
+
+# The peers bench-peers measures against (pyproject.toml's `bench` extra: Quix Streams, confluent-kafka), installed
+# with the test extra so that pip resolves both together, again only when pyproject.toml changes.
+BENCH_INSTALLED := $(VENV)/.installed-bench
+$(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
+	$(LIGHTFM_FROM_SOURCE) $(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
+	touch $@
 
 bench-collector: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/collector.py
 
 bench-pipeline: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/pipeline.py
+
+# One table: floor (aiokafka + orjson), bare Faust with one table write, Quix's sliding count, Tastemaker reduced
+# (no rules) and full (50 rules); medians of BENCH_RUNS, ratios, and the goals they are read against (bench/peers.py).
+bench-peers: $(BENCH_INSTALLED) kafka-fetch
+	$(VENV)/bin/python bench/peers.py
 
 bench-decisions: $(INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/decision_latency.py
