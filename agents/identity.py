@@ -1,12 +1,23 @@
 """Stage 2, per raw id: drop duplicates, flag scripted rates, resolve the id's person, re-key by person.
 
     <app_id>-events-by-id (bundles of items keyed by raw id: tastemaker/bundles.py)
-       event ─▶ dedup (seen_messages) ─▶ rate check ─▶ person_of(identities[id]) ─▶ events-by-person (bundles,
-       link  ─▶ identities[id] = person ─▶ merge_into / unlink ─────────────────────▶ items keyed by person)
+       event ─▶ dedup (seen_messages) ─▶ rate check ─▶ person_of(identities[id]) ─┬─▶ events-by-person (bundles,
+       command ─────────────────────────────────────▶ person_of(identities[id]) ─┤    items keyed by person)
+       link  ─▶ identities[id] = person ─▶ merge_into / unlink ───────────────────┘
+                                                   a raw id that is its own person alone ─▶ the person stage,
+                                                   in the same pass (agents/person.py PersonBatch.apply)
 
 Links come from the person stage (tastemaker/identity.py tells the whole protocol). Items this stage
 forwards keep their input position and gain the raw id (``via``), the unit of exactly-once in the person
 stage (tastemaker/delivery.py); this stage itself only keeps idempotent state.
+
+Most raw ids are their own person and nobody else's (an anonymous visitor who never logs in): their
+person's state lives in this very partition (the profiles table is co-partitioned with both internal
+topics), and no other record about that person can be on its way through ``events-by-person`` (only a
+person with other ids receives their events, absorbs and unlinks: ``applies_here``). Their events and
+commands are applied to the person here, in the order of this topic, with the positions the person stage
+would have given them: a record is applied once whichever way it went, and a person whose state gains
+another id has all later records routed through ``events-by-person`` again.
 
 No record stops the stage: a record that is not a bundle is dead-lettered whole (agents/bundle_io.py), an
 item that fails ``bundles.check_item`` or whatever it triggers is dead-lettered alone, with its position,
@@ -18,59 +29,75 @@ from __future__ import annotations
 
 import time
 from dataclasses import replace
+from typing import Any
 
-from agents.bundle_io import items_of, send_bundles
+from agents.bundle_io import send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
-from app.main import app, settings
-from app.topics import events_by_id, events_by_person
+from agents.person import PersonBatch
+from app.main import settings
+from app.topics import events_by_person
 from tables.batched import BatchedTable
 from tables.identities import identities
 from tables.seen_messages import seen_messages
 from tastemaker import bundles, dedup
 from tastemaker.delivery import SourcePosition
 from tastemaker.identity import RateMeter, on_link, person_of
+from tastemaker.partitioning import partition_for
 
 rates = RateMeter(settings.bot_events_per_minute)
 links = BatchedTable(identities)
 marks = BatchedTable(seen_messages)
 
+# An item the person stage applies in this pass: (person, body, source, the person stage's own position).
+Local = tuple[str, dict, SourcePosition, SourcePosition]
 
-@app.agent(events_by_id)
-async def resolve_identities(stream):
-    async for record in stream.events():
-        message = record.message
-        items = await items_of(record)
-        if items is None:
+
+async def resolve(message, items: list[dict[str, Any]], persons: PersonBatch) -> None:
+    """The items of one ``events_by_id`` bundle record: resolved, applied here or forwarded, then written."""
+    out = bundles.BundleWriter(settings.partitions)
+    now = time.time()
+    for index, entry in enumerate(items):
+        here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
+        try:
+            local = _resolve(entry, here, message.timestamp, now, out, persons)
+        except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
+            await send_to_dead_letter(bundles.item_bytes(entry), None, f"unreadable bundle item: {exc!r}"[:200],
+                                      None, here)
             continue
-        out = bundles.BundleWriter(settings.partitions)
-        now = time.time()
-        for index, entry in enumerate(items):
-            here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
-            try:
-                _resolve(entry, here, message.timestamp, now, out)
-            except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
-                await send_to_dead_letter(bundles.item_bytes(entry), None, f"unreadable bundle item: {exc!r}"[:200],
-                                          None, here)
-        await links.write()
-        await marks.write()
-        await send_bundles(events_by_person, out)
+        if local is not None:
+            await persons.apply(entry, index, *local)
+    await links.write()
+    await marks.write()
+    await persons.finish()
+    await send_bundles(events_by_person, out)
 
 
-def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bundles.BundleWriter) -> None:
+def applies_here(person: str, raw_id: str, partition: int, state: dict | None) -> bool:
+    """Whether the person stage may apply the raw id's record in this pass: the id is its own person, that
+    person lives in this partition, and has no other id (nor was merged into another person)."""
+    return (person == raw_id and partition_for(person.encode(), settings.partitions) == partition
+            and (state is None or (not state["merged_into"] and state["ids"] == [person])))
+
+
+def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bundles.BundleWriter,
+             persons: PersonBatch) -> Local | None:
     bundles.check_item(entry, now)
     raw_id, body = entry["key"], entry["body"]
     partition = here.partition
     kind = body.get("kind", "event")
     if kind == "link":
         _link(raw_id, str(body["person"]), replace(here, via=raw_id), out)
-        return
+        return None
     if kind == "command":  # about the person this id belongs to (tastemaker/person.py, on_command)
-        out.add(bundles.item(person_of(links.get(raw_id, partition), raw_id), body, here))
-        return
+        person = person_of(links.get(raw_id, partition), raw_id)
+        if applies_here(person, raw_id, partition, persons.state_of(person)):
+            return person, body, here, replace(here, via=person)
+        out.add(bundles.item(person, body, here))
+        return None
     if kind == "forget_id":
         if person_of(links.get(raw_id, partition), raw_id) == body["of"]:
             links.delete(raw_id, partition)
-        return
+        return None
     if kind != "event":
         raise ValueError(f"unknown kind {kind!r}")
     source = replace(bundles.source_of(entry) or here, via=raw_id)
@@ -80,13 +107,16 @@ def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bund
         verdict = dedup.classify(marks.get(key, partition), source, at, settings.dedup_window)
         if verdict is dedup.Verdict.DUPLICATE:
             OUTCOMES["duplicate"] += 1
-            return
+            return None
         if verdict is dedup.Verdict.NEW:
             marks.set(key, dedup.mark(source, at), partition)
     if rates.too_fast(raw_id, body.get("received_at") or at) and not body.get("is_bot"):
         body["is_bot"], body["bot_reason"] = True, "rate"
     body["person"] = person = person_of(links.get(raw_id, partition), raw_id)
+    if applies_here(person, raw_id, partition, persons.state_of(person)):
+        return person, body, source, replace(here, via=person)
     out.add(bundles.item(person, body, source))
+    return None
 
 
 def _link(raw_id: str, person: str, here: SourcePosition, out: bundles.BundleWriter) -> None:

@@ -1,13 +1,17 @@
-"""Stage 3, per person: apply events to the profile, link new ids, merge persons (tastemaker/person.py).
+"""Stage 3, per person: apply records to the person's state, link new ids, merge persons (tastemaker/person.py).
 
-    <app_id>-events-by-person (bundles, items keyed by person) ─▶ profiles[person] ─▶ links ─▶ events-by-id
-                                                                              ─▶ absorb / forwards ─▶ events-by-person
-                                                                              ─▶ interaction records, forget
-                                                                                 markers ─▶ interactions
+    <app_id>-events-by-person (bundles, items keyed by person) ─▶ PersonBatch ─▶ profiles[person]
+    the identity stage's own items, for a raw id that is its   ─┘     ├─▶ links ─▶ events-by-id
+    own person alone (agents/identity.py, ``applies_here``)           ├─▶ absorb / forwards ─▶ events-by-person
+                                                                      └─▶ interaction records, forget markers
+                                                                          ─▶ interactions; decisions
 
-One pass per item over the person's state, one table write per person and bundle, the bundle's writes
-written together (tables/batched.py): the pure transition decides, this agent only reads, writes and sends
-(what it sends, bundled by destination partition).
+A ``PersonBatch`` is the person stage's work on one bundle record: one pass per item over the person's
+state (``apply``), then the bundle's outcome (``finish``): decisions and history acknowledged by Kafka, then
+one table write per person, the bundle's writes written together (tables/batched.py), then what the
+items send on, bundled by destination partition. The pure transition decides; this only reads, writes and
+sends. Both internal topics are read by one agent (agents/stream_core.py), so a person's records are
+applied one at a time whichever topic brought them.
 """
 
 from __future__ import annotations
@@ -18,12 +22,11 @@ import time
 
 import orjson
 
-from agents.bundle_io import items_of, send_bundles
+from agents.bundle_io import send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from agents.timers import timer_index
 from agents.trending import partition_trending
 from app.main import app, settings
-from app.rulebook import follower as rules_follower
 from app.rulebook import rulebook
 from app.topics import events_by_id, events_by_person, interactions, personalization_decisions
 from tables.batched import BatchedTable
@@ -35,57 +38,85 @@ from tastemaker.delivery import SourcePosition
 log = logging.getLogger(__name__)
 
 _TOPICS = {persons.BY_ID: events_by_id, persons.BY_PERSON: events_by_person}
-states = BatchedTable(profiles)
+# ~10,000 persons active within the last minutes are read again without decoding (a state is a few KB).
+states = BatchedTable(profiles, recent=10_000)
+DECISIONS = personalization_decisions.get_topic_name()
 
 
-@app.agent(events_by_person)
-async def update_persons(stream):
-    # Judge nothing before every rule in force is known: a restarted worker must decide what an
-    # uninterrupted one would have decided.
-    await rules_follower.ready.wait()
-    async for record in stream.events():
-        message = record.message
-        items = await items_of(record)
-        if items is None:
-            continue
-        out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
-               persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
+@app.on_partitions_assigned.connect
+async def _on_assigned(sender, assigned, **kwargs) -> None:
+    states.forget()
+
+
+class PersonBatch:
+    """The person stage's work on one bundle record (``message``: its Kafka message), of either topic."""
+
+    def __init__(self, message) -> None:
+        self.message = message
+        self.partition = message.partition
+        self.out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
+                    persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
         # The bundle's outcome per person, written once at the end: a person with several items in the
         # bundle costs one table write (one RocksDB put, one changelog record) instead of one per item.
-        written: dict[str, dict | None] = {}  # person -> state to store, or None to delete
-        history = bundles.BundleWriter(settings.partitions)  # interaction records and forget markers, in order
-        acks = []
-        for index, entry in enumerate(items):
-            try:
-                bundles.check_item(entry, time.time())  # shape, size, depth, field types: or dead-lettered
-                person = str(entry["key"])
-                body = entry["body"]
-                if not person or not isinstance(body, dict):
-                    raise ValueError("an item needs a key and an object body")
-                here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
-                source = bundles.source_of(entry) or here
-                state = written[person] if person in written else states.get(person, message.partition)
-                step = _step(state, person, body, source, here, rulebook.knowledge)
-            except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
-                if not isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
-                    log.exception("person item at %s:%s:%s, index %s", message.topic, message.partition, message.offset, index)
-                here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
-                await send_to_dead_letter(bundles.item_bytes(entry), None, f"unreadable person item: {exc!r}"[:200], None,
-                                          here)
-                continue
-            acks += [await personalization_decisions.send(key=person, value=orjson.dumps(decision))
-                     for decision in step.decisions]
-            if step.delete:
-                written[person] = None
-            elif step.state is not None:
-                written[person] = step.state
-            if "applied" in step.outcomes and body.get("kind", "event") == "event":
-                partition_trending.add(message.partition, body)
-            for key, record in step.history:  # interactions, and forget markers (before the state is deleted)
-                history.add(bundles.item(key, record))
-            for send in step.sends:
-                out[send.to].add(bundles.item(send.key, send.value, send.source))
-            OUTCOMES.update(step.outcomes)
+        self.written: dict[str, dict | None] = {}  # person -> state to store, or None to delete
+        self.history = bundles.BundleWriter(settings.partitions)  # interaction records and forget markers, in order
+        self.acks: list = []
+
+    def state_of(self, person: str) -> dict | None:
+        """The person's state as this bundle left it so far."""
+        return self.written[person] if person in self.written else states.get(person, self.partition)
+
+    async def apply_entry(self, entry: dict, index: int) -> None:
+        """An item of an ``events_by_person`` bundle: checked, then applied; dead-lettered if it cannot be."""
+        message = self.message
+        try:
+            bundles.check_item(entry, time.time())  # shape, size, depth, field types: or dead-lettered
+            person = str(entry["key"])
+            body = entry["body"]
+            if not person or not isinstance(body, dict):
+                raise ValueError("an item needs a key and an object body")
+            here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
+            step = _step(self.state_of(person), person, body, bundles.source_of(entry) or here, here)
+        except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
+            await self._refuse(entry, index, exc)
+            return
+        await self._record(person, body, step)
+
+    async def apply(self, entry: dict, index: int, person: str, body: dict, source: SourcePosition,
+                    here: SourcePosition) -> None:
+        """An item the identity stage has checked and resolved to ``person``, whose state lives here."""
+        try:
+            step = _step(self.state_of(person), person, body, source, here)
+        except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
+            await self._refuse(entry, index, exc)
+            return
+        await self._record(person, body, step)
+
+    async def _refuse(self, entry: dict, index: int, exc: Exception) -> None:
+        message = self.message
+        if not isinstance(exc, (ValueError, TypeError, KeyError, AttributeError)):
+            log.exception("person item at %s:%s:%s, index %s", message.topic, message.partition, message.offset, index)
+        here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index)
+        await send_to_dead_letter(bundles.item_bytes(entry), None, f"unreadable person item: {exc!r}"[:200], None,
+                                  here)
+
+    async def _record(self, person: str, body: dict, step: persons.Step) -> None:
+        # Straight to Faust's producer (as the collector sends): one decision, one record, no FutureMessage.
+        self.acks += [await app.producer.send(DECISIONS, person.encode(), orjson.dumps(decision), None, None, None)
+                      for decision in step.decisions]
+        if step.delete:
+            self.written[person] = None
+        elif step.state is not None:
+            self.written[person] = step.state
+        if "applied" in step.outcomes and body.get("kind", "event") == "event":
+            partition_trending.add(self.partition, body)
+        for key, record in step.history:  # interactions, and forget markers (before the state is deleted)
+            self.history.add(bundles.item(key, record))
+        for send in step.sends:
+            self.out[send.to].add(bundles.item(send.key, send.value, send.source))
+        OUTCOMES.update(step.outcomes)
+
+    async def finish(self) -> None:
         # Decisions are acknowledged before the states that record them are written: the local store keeps
         # a write even when the worker is killed before its changelog record and offsets are sent, and a
         # redelivered event is then skipped as applied. A decision lost in that window would never be sent;
@@ -93,23 +124,24 @@ async def update_persons(stream):
         # The interaction history likewise: a redelivered event skipped as applied would not add it again,
         # and a forget's markers are in Kafka before the person's state is deleted (a crash in between
         # applies the forget again, with the same markers).
-        acks += await send_bundles(interactions, history)
+        acks = self.acks + await send_bundles(interactions, self.history)
         if acks:
             await asyncio.gather(*acks)
-        for person, state in written.items():
+        for person, state in self.written.items():
             if state is None:
-                states.delete(person, message.partition)  # a tombstone on the changelog: a restart does not bring it back
+                states.delete(person, self.partition)  # a tombstone on the changelog: a restart does not bring it back
                 timer_index.set(person, None)
             else:
-                states.set(person, state, message.partition)
+                states.set(person, state, self.partition)
                 timer_index.set(person, behaviour.next_due(state, rulebook.knowledge))
         await states.write()
-        partition_trending.store(message.partition)
-        for to, writer in out.items():
+        partition_trending.store(self.partition)
+        for to, writer in self.out.items():
             await send_bundles(_TOPICS[to], writer)
 
 
-def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition, knowledge) -> persons.Step:
+def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition) -> persons.Step:
+    knowledge = rulebook.knowledge
     kind = body.get("kind", "event")
     if kind == "event":
         return persons.on_event(state, person, body, source, here, settings.max_ids_per_person, knowledge, time.time())

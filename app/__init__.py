@@ -15,7 +15,7 @@ if "collector" in settings.roles:
 if "stream" in settings.roles:
     from tables import identities, profiles, seen_messages, trending  # noqa: F401
     from app import catalog, model_store, rulebook, training  # noqa: F401
-    from agents import ingest, identity, person, timers  # noqa: F401
+    from agents import ingest, stream_core, timers  # noqa: F401
     from app.web import decisions, items, profiles as profile_views, recommendations, rules  # noqa: F401
     from app.web import trending as trending_views  # noqa: F401
 from app import commands  # noqa: F401,E402

@@ -22,12 +22,14 @@ bundles it covers are in Kafka; and the store is written before the changelog, a
 killed in between keeps a write its changelog does not have yet, which the stages' exactly-once watermarks
 account for (tastemaker/delivery.py).
 
-Web views read the table through Faust as before (``table.get``): they see a bundle's writes once
+The values of recently active keys are kept decoded (``recent``): a person's next record does not decode
+their state again. Web views read the table through Faust as before (``table.get``): they see a bundle's writes once
 ``write`` has run, a few milliseconds after the bundle's first item was applied.
 """
 
 from __future__ import annotations
 
+from collections import OrderedDict
 from typing import Any
 
 import orjson
@@ -44,9 +46,14 @@ class BatchedTable:
     """The agent's view of one Faust table (``key_type=bytes``, a ``tables.StateValue`` value type): keys are
     str, and every call names the partition the key lives in (the agent's record's partition)."""
 
-    def __init__(self, table) -> None:
+    def __init__(self, table, recent: int = 0) -> None:
         self.table = table
         self._staged: dict[int, dict[str, Any]] = {}  # partition -> key -> value, or _DELETED
+        # The values last read or written, decoded, for at most ``recent`` keys: the next record of an active
+        # person skips decoding its state. Only this worker writes its partitions, so a kept value is the
+        # stored one until the partitions move (``forget``).
+        self.recent = recent
+        self._recent: OrderedDict[tuple[int, str], Any] = OrderedDict()
 
     def get(self, key: str, partition: int) -> Any:
         """The value of ``key`` as the staged writes left it, else as stored in ``partition``; or None."""
@@ -54,11 +61,30 @@ class BatchedTable:
         if staged is not None and key in staged:
             value = staged[key]
             return None if value is _DELETED else value
+        if self.recent:
+            value = self._recent.get((partition, key))
+            if value is not None:
+                self._recent.move_to_end((partition, key))
+                return value
         store = self.table.data
         if isinstance(store, RocksDBStore):
             raw = store._db_for_partition(partition).get(key.encode())
-            return None if raw is None else decode_state(self.table.value_type, raw)
-        return store.data.get(key)  # the memory store keeps the values themselves
+            value = None if raw is None else decode_state(self.table.value_type, raw)
+        else:
+            value = store.data.get(key)  # the memory store keeps the values themselves
+        if value is not None and self.recent:
+            self._keep(partition, key, value)
+        return value
+
+    def _keep(self, partition: int, key: str, value: Any) -> None:
+        self._recent[(partition, key)] = value
+        self._recent.move_to_end((partition, key))
+        if len(self._recent) > self.recent:
+            self._recent.popitem(last=False)
+
+    def forget(self) -> None:
+        """Partitions may have moved (a rebalance): what is kept may be older than what is stored now."""
+        self._recent.clear()
 
     def set(self, key: str, value: dict, partition: int) -> None:
         self._staged.setdefault(partition, {})[key] = value
@@ -73,6 +99,12 @@ class BatchedTable:
         buffered in the producer, whose flush before each offset commit waits for them."""
         staged, self._staged = self._staged, {}
         for partition, values in staged.items():
+            if self.recent:
+                for key, value in values.items():
+                    if value is _DELETED:
+                        self._recent.pop((partition, key), None)
+                    else:
+                        self._keep(partition, key, value)
             await self._write(partition, values)
 
     async def _write(self, partition: int, values: dict[str, Any]) -> None:
