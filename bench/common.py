@@ -268,7 +268,7 @@ def timed_run(name: str, cmd: list[str], env: dict, total: int, url: str, progre
                 first, first_done, cpu0 = now, done, cpu_seconds(server.pid)
                 if profile_to:  # sampled from the first event to the last (py-spy: a process of its own)
                     spy = subprocess.Popen([str(Path(PYTHON).parent / "py-spy"), "record", "--pid", str(server.pid),
-                                            "--rate", "200", "--format", "raw", "--output", str(profile_to)],
+                                            "--rate", "200", "--nonblocking", "--format", "raw", "--output", str(profile_to)],
                                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
             if done >= total and ("timed" not in report or report["timed"]):
                 break

@@ -26,7 +26,7 @@ records are received 1 ms apart (bench/common.py ``preload``), a busy person's h
 two: the runs raise TASTEMAKER_BOT_EVENTS_PER_MINUTE so every event goes the whole way, as in the peers.
 
 Prints the medians of ``--runs`` repetitions (BENCH_RUNS, default 3) as one table, with ratios to the floor,
-the bare Faust agent and the Quix peer measured in the same run, and the issue's goals read against them
+the bare Faust agent and the Quix peer measured in the same run, and the stream core's goals read against them
 (Tastemaker full >= 1.0x the bare Faust agent; reduced >= 0.5x the Quix sliding peer). Writes every
 repetition, the machine, the versions and the date to ``bench/results/peers-<time>.json``.
 """
@@ -51,7 +51,7 @@ RUNNERS = ("floor", "faust-table", "quix-sliding", "tastemaker-reduced", "tastem
 OPTIONAL = ("faust-decode",)
 # The columns of ratios: (heading, the runner it divides by).
 REFERENCES = (("x floor", "floor"), ("x bare Faust", "faust-table"), ("x Quix sliding", "quix-sliding"))
-# The issue's goals: (runner, reference, at least this ratio of events/s).
+# The stream core's goals: (runner, reference, at least this ratio of events/s).
 GOALS = (("tastemaker-full", "faust-table", 1.0), ("tastemaker-reduced", "quix-sliding", 0.5))
 BASELINE_SCRIPTS = {"floor": "baseline_floor.py", "faust-table": "baseline_faust.py",
                     "faust-decode": "baseline_faust.py", "quix-sliding": "baseline_quix.py"}
