@@ -1,21 +1,23 @@
 #!/usr/bin/env bash
-# `make run`: one Tastemaker worker with its web server, and a local Kafka when no broker is configured.
-# Ctrl-C stops the worker and the Kafka this script started (a broker you configured is left alone).
+# `make run`: Tastemaker workers with their web servers, and a local Kafka when no broker is configured.
+# TASTEMAKER_WORKERS=N (default 1) starts N workers in one consumer group: worker i (0..N-1) serves on
+# TASTEMAKER_WEB_PORT + i and keeps its state under TASTEMAKER_DATA_DIR/worker-i (var/data when N is 1).
+# Ctrl-C stops the workers and the Kafka this script started (a broker you configured is left alone).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
 venv=.venv/bin
 started_kafka=""
-worker_pid=""
+worker_pids=()
 
 cleanup() {
   trap '' INT TERM  # a second Ctrl-C must not skip stopping the broker
   trap - EXIT
-  if [ -n "$worker_pid" ] && kill -0 "$worker_pid" 2>/dev/null; then
-    kill -TERM "$worker_pid" 2>/dev/null || true
-    for _ in $(seq 60); do kill -0 "$worker_pid" 2>/dev/null || break; sleep 0.5; done
-    kill -KILL "$worker_pid" 2>/dev/null || true
-  fi
+  for pid in "${worker_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+  for pid in "${worker_pids[@]}"; do
+    for _ in $(seq 60); do kill -0 "$pid" 2>/dev/null || break; sleep 0.5; done
+    kill -KILL "$pid" 2>/dev/null || true
+  done
   if [ -n "$started_kafka" ]; then infra/kafka/kafka.sh stop; fi
 }
 trap cleanup EXIT
@@ -37,13 +39,25 @@ export TASTEMAKER_PEER_TOKEN=${TASTEMAKER_PEER_TOKEN:-dev-peer-token-local}
 export TASTEMAKER_VISITOR_SECRETS=${TASTEMAKER_VISITOR_SECRETS:-dev-visitor-secret-local}
 web_port=${TASTEMAKER_WEB_PORT:-6066}
 web_host=${TASTEMAKER_WEB_HOST:-127.0.0.1}
+workers=${TASTEMAKER_WORKERS:-1}
+case "$workers" in ''|*[!0-9]*|0) echo "TASTEMAKER_WORKERS=$workers: a number of workers, at least 1" >&2; exit 2;; esac
+data_dir=${TASTEMAKER_DATA_DIR:-var/data}
 
-"$venv/faust" -A app worker -l info &
-worker_pid=$!
+for i in $(seq 0 $((workers - 1))); do
+  if [ "$workers" -gt 1 ]; then dir="$data_dir/worker-$i"; else dir="$data_dir"; fi
+  TASTEMAKER_WEB_PORT=$((web_port + i)) TASTEMAKER_WEB_HOST=$web_host TASTEMAKER_DATA_DIR=$dir \
+    "$venv/faust" -A app worker -l info &
+  worker_pids+=($!)
+done
+if [ "$workers" -gt 1 ]; then
+  echo "  $workers workers: http://$web_host:$web_port ... http://$web_host:$((web_port + workers - 1)) (any answers for any user)"
+fi
 
-# Print the URLs once the worker serves (GET /health answers 200).
+# Print the URLs once the first worker serves (GET /health answers 200).
 for _ in $(seq 240); do
-  if ! kill -0 "$worker_pid" 2>/dev/null; then wait "$worker_pid"; exit $?; fi
+  for pid in "${worker_pids[@]}"; do
+    if ! kill -0 "$pid" 2>/dev/null; then wait "$pid"; exit $?; fi
+  done
   if curl -fsS -o /dev/null "http://$web_host:$web_port/health" 2>/dev/null; then
     cat <<MSG
 
@@ -67,4 +81,4 @@ MSG
 done
 curl -fsS -o /dev/null "http://$web_host:$web_port/health" 2>/dev/null ||
   echo "The worker is not healthy after 120 s: see http://$web_host:$web_port/health and its log above." >&2
-wait "$worker_pid"
+wait -n "${worker_pids[@]}"  # the first worker to stop stops them all (cleanup)
