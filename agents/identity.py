@@ -28,7 +28,6 @@ and the rest of the bundle goes on. The bundle's table writes are written togeth
 from __future__ import annotations
 
 import time
-from dataclasses import replace
 from typing import Any
 
 from agents.bundle_io import send_bundles
@@ -86,12 +85,12 @@ def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bund
     partition = here.partition
     kind = body.get("kind", "event")
     if kind == "link":
-        _link(raw_id, str(body["person"]), replace(here, via=raw_id), out)
+        _link(raw_id, str(body["person"]), here.with_via(raw_id), out)
         return None
     if kind == "command":  # about the person this id belongs to (tastemaker/person.py, on_command)
         person = person_of(links.get(raw_id, partition), raw_id)
         if applies_here(person, raw_id, partition, persons.state_of(person)):
-            return person, body, here, replace(here, via=person)
+            return person, body, here, here.with_via(person)
         out.add(bundles.item(person, body, here))
         return None
     if kind == "forget_id":
@@ -100,7 +99,7 @@ def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bund
         return None
     if kind != "event":
         raise ValueError(f"unknown kind {kind!r}")
-    source = replace(bundles.source_of(entry) or here, via=raw_id)
+    source = (bundles.source_of(entry) or here).with_via(raw_id)
     key = dedup.dedup_key({"source": body.get("source"), "messageId": body.get("event_id")})
     if key is not None:
         # ``at``: the broker's time of the bundle, so that a re-delivery is judged alike.
@@ -114,7 +113,7 @@ def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bund
         body["is_bot"], body["bot_reason"] = True, "rate"
     body["person"] = person = person_of(links.get(raw_id, partition), raw_id)
     if applies_here(person, raw_id, partition, persons.state_of(person)):
-        return person, body, source, replace(here, via=person)
+        return person, body, source, here.with_via(person)
     out.add(bundles.item(person, body, source))
     return None
 

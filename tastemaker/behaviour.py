@@ -34,7 +34,7 @@ import hashlib
 from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from tastemaker import affinity, profile as profiles, sessions, windows
+from tastemaker import affinity, intent as intents, profile as profiles, sessions, windows
 from tastemaker.page_types import PageTypes
 from tastemaker.recommend import caps, controls
 from tastemaker.rules import Evaluation, RuleSet, Suppressed, due_timers, timer_event
@@ -99,7 +99,8 @@ def on_event(parts: Mapping[str, Any], event: Mapping[str, Any], knowledge: Know
     recommend = _apply_to_caps(parts.get("recommend"), event, at)
     if recommend is not None:
         learnt.parts["recommend"] = recommend
-    _evaluate(learnt, event, lambda: _open_session(learnt.parts["sessions"], event, knowledge), knowledge, at)
+    if knowledge.rules.rules:  # none in force: _evaluate would return at once (no closure to build for it)
+        _evaluate(learnt, event, lambda: _open_session(learnt.parts["sessions"], event, knowledge), knowledge, at)
     return learnt
 
 
@@ -139,7 +140,8 @@ def on_tick(parts: Mapping[str, Any], wall_now: float, knowledge: Knowledge) -> 
 
 def next_due(parts: Mapping[str, Any], knowledge: Knowledge) -> float | None:
     """The wall-clock time at which ``on_tick`` has something to do for this person, if ever."""
-    dues = [due for _, due in due_timers(parts.get("rules"), float("inf"))]
+    rules = parts.get("rules")
+    dues = [due for _, due in due_timers(rules, float("inf"))] if rules and rules.get("timers") else []
     session_due = sessions.due_at(parts.get("sessions"), knowledge.sessions)
     if session_due is not None:
         dues.append(session_due)
@@ -221,8 +223,7 @@ def rules_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any
     def wanted(name: str) -> bool:
         return fields is None or name in fields
 
-    intent = profiles.refresh_intent(profile, now, session, knowledge.profile).get("intent") or {} \
-        if wanted("intent") else {}
+    intent = _intent_at(profile, now, session, knowledge) if wanted("intent") else {}
     view = {
         "traits": profile.get("traits") or {},
         "counts": profile.get("counts") or {},
@@ -241,6 +242,16 @@ def rules_view(profile: Mapping[str, Any], now: float, session: Mapping[str, Any
             "items": [{"id": item, "qty": v[0], "price": v[1], "category": v[2]} for item, v in items.items()],
             "categories": sorted({v[2] for v in items.values() if v[2]}), "value": cart.get("value") or 0.0}
     return view
+
+
+def _intent_at(profile: Mapping[str, Any], now: float, session: Mapping[str, Any] | None,
+               knowledge: Knowledge) -> Mapping[str, Any]:
+    """``profiles.refresh_intent(profile, now, session)["intent"] or {}``, without the copy of the profile it
+    returns: the scores at ``now``, or the stored intent of a person who opted out."""
+    if not profiles.personalized(profile):
+        return profile.get("intent") or {}
+    config = knowledge.profile.intent
+    return intents.score(intents.features_from(profile, session, now, config), config)
 
 
 def _session_view(summary: Mapping[str, Any] | None) -> dict[str, Any] | None:

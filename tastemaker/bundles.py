@@ -68,7 +68,7 @@ class Unbundlable(ValueError):
 def item(key: str, body: dict[str, Any], source: SourcePosition | None = None) -> dict[str, Any]:
     out: dict[str, Any] = {"key": key, "body": body}
     if source is not None:
-        out["src"] = source.encode().decode()
+        out["src"] = source.text
         if source.via:
             out["via"] = source.via
     return out
@@ -78,8 +78,7 @@ def source_of(entry: dict[str, Any]) -> SourcePosition | None:
     src = entry.get("src")
     if not src:
         return None
-    position = SourcePosition.decode(src)
-    return SourcePosition(position.topic, position.partition, position.offset, entry.get("via") or "")
+    return SourcePosition.decode(src, entry.get("via") or "")
 
 
 def position_in_bundle(topic: str, partition: int, offset: int, index: int, via: str = "") -> SourcePosition:
@@ -210,9 +209,13 @@ def _check_event(body: dict[str, Any], now: float) -> None:
         value = get(name)
         if not _number(value) or not 0 <= value <= now + MAX_FUTURE:
             raise BadItem(f"body.{name} is required, a time between 1970 and {MAX_FUTURE / 3600:g} h from now")
-    for name in _EVENT_LISTS:
-        if not _texts(get(name)):
+    for name in _EVENT_LISTS:  # _texts, inline: a call and a generator less for each of the three
+        value = get(name)
+        if type(value) is not list:
             raise BadItem(f"body.{name} is required, a list of strings")
+        for text in value:
+            if type(text) is not str:
+                raise BadItem(f"body.{name} is required, a list of strings")
     for name in _EVENT_OBJECTS:
         if type(get(name)) is not dict:
             raise BadItem(f"body.{name} is required, an object")

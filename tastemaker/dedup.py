@@ -38,7 +38,7 @@ def dedup_key(message: Mapping[str, Any]) -> str | None:
 def classify(seen: Mapping[str, Any] | None, position: SourcePosition, at: float, window: float) -> Verdict:
     if not seen:
         return Verdict.NEW
-    if seen["src"] == position.encode().decode():
+    if seen["src"] == position.text:
         return Verdict.REDELIVERY
     if at - seen["at"] > window:
         return Verdict.NEW
@@ -46,4 +46,4 @@ def classify(seen: Mapping[str, Any] | None, position: SourcePosition, at: float
 
 
 def mark(position: SourcePosition, at: float) -> dict[str, Any]:
-    return {"at": at, "src": position.encode().decode()}
+    return {"at": at, "src": position.text}

@@ -35,7 +35,9 @@ from typing import Any, Mapping
 
 def clean_id(value: Any) -> str | None:
     """An id as Tastemaker stores it: a stripped non-blank string (Segment also allows integers)."""
-    if isinstance(value, bool):
+    if type(value) is str:  # the usual case, first: several ids per event are cleaned
+        return value.strip() or None
+    if value is None or isinstance(value, bool):
         return None
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # JSON Schema counts 1.0 as an integer

@@ -41,6 +41,7 @@ from typing import Any, Iterable, Mapping
 FIELDS = ("event_id", "type", "name", "item_ids", "event_time", "page_type", "page_view_id", "dwell_ms",
           "device_type", "locale", "campaign", "page_referrer")
 FORGET = "forget"  # the kind of a marker
+_NOTHING = (None, [], {})  # values a record leaves out (built once: a literal with [] and {} is built per test)
 
 
 def interaction_record(person: str, event: Mapping[str, Any]) -> dict[str, Any] | None:
@@ -48,7 +49,8 @@ def interaction_record(person: str, event: Mapping[str, Any]) -> dict[str, Any] 
     is_heartbeat = event.get("dwell_ms") is not None and event.get("page_view_id")
     if not event.get("item_ids") and not is_heartbeat:
         return None
-    record = {name: event[name] for name in FIELDS if event.get(name) not in (None, [], {})}
+    get = event.get
+    record = {name: get(name) for name in FIELDS if get(name) not in _NOTHING}
     record["person"] = person
     return record
 

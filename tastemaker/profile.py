@@ -147,9 +147,10 @@ def apply_event(profile: Mapping[str, Any] | None, event: Mapping[str, Any], con
     label = event_label(event)
     at = event["event_time"]
     profile["events"] += 1
-    profile["counts"] = _add(profile["counts"], {label: 1}, config.max_counted_names)
-    if event.get("device_type"):
-        profile["devices"] = _add(profile["devices"], {event["device_type"]: 1}, config.max_counted_names)
+    profile["counts"] = _add_one(profile["counts"], label, config.max_counted_names)
+    device = event.get("device_type")
+    if device:
+        profile["devices"] = _add_one(profile["devices"], device, config.max_counted_names)
     profile["first_seen"] = at if profile["first_seen"] is None else min(profile["first_seen"], at)
     profile["last_seen"] = at if profile["last_seen"] is None else max(profile["last_seen"], at)
     profile["recent"] = _newest_first(
@@ -412,6 +413,14 @@ def _add(counts: Mapping[str, int], more: Mapping[str, int], limit: int = MAX_CO
     for name, n in more.items():
         if name in total or len(total) < limit:
             total[name] = total.get(name, 0) + n
+    return total
+
+
+def _add_one(counts: Mapping[str, int], name: str, limit: int) -> dict[str, int]:
+    """``_add(counts, {name: 1}, limit)``, without the one-entry dict and its loop (twice per event)."""
+    total = dict(counts)
+    if name in total or len(total) < limit:
+        total[name] = total.get(name, 0) + 1
     return total
 
 

@@ -136,6 +136,10 @@ class SessionStep:
     closed: dict[str, Any] | None = None  # the summary of a session this step closed
     late: bool = False  # the event belongs to a session already closed: not applied
 
+    def __init__(self, state: dict[str, Any], closed: dict[str, Any] | None = None, late: bool = False) -> None:
+        # One per event: filling the dict costs a third of the generated frozen __init__ (object.__setattr__).
+        self.__dict__.update(state=state, closed=closed, late=late)
+
 
 def empty() -> dict[str, Any]:
     return {"current": None, "history": [], "closed_end": None, "sequence": []}

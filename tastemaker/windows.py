@@ -101,10 +101,13 @@ class WindowConfig:
             raise ValueError("windows must be positive seconds, ascending, at least one")
         if self.grace < 0 or min(self.max_keys, self.max_times_per_key, self.max_times, self.max_key_chars) < 1:
             raise ValueError("grace must be >= 0 and every cap >= 1")
+        # Read on every event: computed once (as _ms computes them).
+        object.__setattr__(self, "_grace_ms", round(self.grace * 1000))
+        object.__setattr__(self, "_horizon_ms", round(self.windows[-1] * 1000) + self._grace_ms)
 
     @property
     def horizon_ms(self) -> int:
-        return _ms(self.windows[-1]) + _ms(self.grace)
+        return self._horizon_ms  # type: ignore[attr-defined]
 
     @property
     def max_json_chars(self) -> int:
@@ -122,6 +125,10 @@ class Applied:
     state: dict[str, Any]
     late: bool  # older than watermark - grace: not counted, ``state`` is the state as it was
 
+    def __init__(self, state: dict[str, Any], late: bool) -> None:
+        # One per event: filling the dict costs a third of the generated frozen __init__ (object.__setattr__).
+        self.__dict__.update(state=state, late=late)
+
 
 def empty() -> dict[str, Any]:
     return {"base": 0, "watermark": None, "times": {}, "saturated_since": None}
@@ -131,20 +138,22 @@ def keys_of(event: Mapping[str, Any], config: WindowConfig = DEFAULT) -> list[st
     """The keys an event is counted under, each once."""
     keys = [f"event:{event_label(event)}"]
     keys += [f"item:{item}" for item in event.get("item_ids") or ()]
-    if event.get("category"):
-        keys.append(f"category:{event['category']}")
-    return list(dict.fromkeys(key[: config.max_key_chars] for key in keys))
+    category = event.get("category")
+    if category:
+        keys.append(f"category:{category}")
+    limit = config.max_key_chars
+    return list(dict.fromkeys([key[:limit] for key in keys]))
 
 
 def apply(state: Mapping[str, Any] | None, event: Mapping[str, Any], config: WindowConfig = DEFAULT) -> Applied:
     state = state or empty()
     at = _ms(event["event_time"])
     if state["watermark"] is None:
-        base = (at - _ms(config.grace)) // 1000  # every later accepted event is at or after it
+        base = (at - config._grace_ms) // 1000  # every later accepted event is at or after it
         state = {**state, "base": base}
     at -= state["base"] * 1000
     watermark = state["watermark"]
-    if watermark is not None and at < watermark - _ms(config.grace):
+    if watermark is not None and at < watermark - config._grace_ms:
         return Applied(dict(state), late=True)
 
     times = dict(state["times"])  # lists are shared with the old state until changed: never mutate them
@@ -258,7 +267,8 @@ def _settle(base: int, watermark: int, times: dict[str, list[int]], saturated: i
     """Prune, apply the caps (``touched``: the keys that may have grown), move the base: a valid state.
     ``times`` is this call's own dict; its lists may be shared with other states and are replaced, never
     changed."""
-    cutoff = watermark - config.horizon_ms
+    horizon = config._horizon_ms
+    cutoff = watermark - horizon
     if prune:
         for key in [k for k, key_times in times.items() if key_times[0] <= cutoff]:
             kept = times[key][bisect_right(times[key], cutoff):]
@@ -287,8 +297,8 @@ def _settle(base: int, watermark: int, times: dict[str, list[int]], saturated: i
     if saturated is not None and saturated <= cutoff:
         saturated = None  # no allowed query reaches back that far any more
 
-    if watermark > _rebase_after(config):
-        oldest = min([key_times[0] for key_times in times.values()] + [watermark - _ms(config.grace)])
+    if watermark > horizon * 3 // 2:  # _rebase_after(config)
+        oldest = min([key_times[0] for key_times in times.values()] + [watermark - config._grace_ms])
         new_base = base + max(0, oldest) // 1000
         shift = (new_base - base) * 1000
         if shift:

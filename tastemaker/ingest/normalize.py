@@ -16,7 +16,7 @@ from datetime import datetime, timezone
 from typing import Any, Mapping
 from urllib.parse import parse_qs, urlsplit
 
-from tastemaker.identity import clean_id, raw_user_key
+from tastemaker.identity import clean_id
 from tastemaker.ingest.event_time import corrected_timestamp, parse_iso
 from tastemaker.ingest.privacy import anonymize_ip
 from tastemaker.ingest.sanity import Limits, apply_limits
@@ -53,15 +53,16 @@ def _normalize(message: Mapping[str, Any], topic: str, record_time: float, fallb
     props = _mapping(message, "properties")
     context = _mapping(message, "context")
     page_context = _mapping(context, "page", "context.page")
+    anonymous_id, user_id = clean_id(message.get("anonymousId")), clean_id(message.get("userId"))
     event: dict[str, Any] = {
         "event_id": message.get("messageId") or fallback_id,
         "source": message.get("source") or f"kafka:{topic}",
         "topic": topic,
         "type": kind,
         "name": _text(message.get("event") if kind == "track" else message.get("name")),
-        "key": raw_user_key(message),
-        "anonymous_id": clean_id(message.get("anonymousId")),
-        "user_id": clean_id(message.get("userId")),
+        "key": user_id or anonymous_id,  # raw_user_key(message), its two ids cleaned once
+        "anonymous_id": anonymous_id,
+        "user_id": user_id,
         **_times(message, record_time),
     }
 

@@ -61,6 +61,15 @@ _VALIDATE_BY_TYPE = {
     kind: fastjsonschema.compile({**SCHEMA, "allOf": [{"required": REQUIRED_BY_TYPE[kind]}] if kind in REQUIRED_BY_TYPE else []})
     for kind in MESSAGE_TYPES
 }
+# And without the "anyOf", for a message that names an id (the anyOf holds): fastjsonschema tries each
+# alternative by raising and catching, once for every message without a userId (most of them: anonymous
+# visitors), ~3 us of ~10. Which check runs first is unchanged, so the first problem is the same one.
+_VALIDATE_NAMED = {
+    kind: fastjsonschema.compile({key: value for key, value in
+                                  {**SCHEMA, "allOf": [{"required": REQUIRED_BY_TYPE[kind]}] if kind in REQUIRED_BY_TYPE else []}.items()
+                                  if key != "anyOf"})
+    for kind in MESSAGE_TYPES
+}
 
 
 @dataclass(frozen=True)
@@ -81,8 +90,14 @@ def validate(message: Any) -> Invalid | None:
     if not isinstance(message, dict):
         return Invalid(None, "a message must be a JSON object")
     kind = message.get("type")
+    if not isinstance(kind, str):
+        check = _validate
+    elif "anonymousId" in message or "userId" in message:
+        check = _VALIDATE_NAMED.get(kind, _validate)
+    else:
+        check = _VALIDATE_BY_TYPE.get(kind, _validate)
     try:
-        (_VALIDATE_BY_TYPE.get(kind, _validate) if isinstance(kind, str) else _validate)(message)
+        check(message)
     except fastjsonschema.JsonSchemaValueException as exc:
         return _explain(exc, message)
     return None
