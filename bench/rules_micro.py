@@ -7,18 +7,27 @@ session fields, a comprehension over session.pages). Events: a shopping stream o
 add-to-carts, heartbeats, checkouts, session ends. The person's rule state is threaded through, so
 guards and timers do their real work.
 
-Also measured, to show where the time goes: the same with the three unindexed rules that read session.pages
-(20 page dicts: converting them into CEL costs ~350 us) replaced by cheap ones; the same evaluation with the context converting whole
-variables instead of only the fields read (the projection this engine does), and the CEL context build alone.
+Each rule set is measured twice in the same run, alternating, ``--rounds`` times (the mean per event is the
+median of the rounds' means; p50/p99 over all the rounds' events): as the engine evaluates it (conditions
+compiled into Python, tastemaker/rules/compiled.py and inlined.py, converting nothing into CEL) and, as the
+baseline, with every condition evaluated by the cel library (its context converting the fields read into CEL,
+as the engine did before compiled.py), with the ratio of the two.
 
-    /work/main/.venv/bin/python bench/rules_micro.py [--events 20000]
+Also measured, to show where the time goes: the same with the three unindexed rules that read session.pages
+(20 page dicts: converting them into CEL costs ~350 us) replaced by cheap ones; a few compiled conditions as
+compiled.py's closures and as inlined.py's generated function; the library's evaluation with the context
+converting whole variables instead of only the fields read (the projection the engine does), and the CEL
+context build alone.
+
+    /work/main/.venv/bin/python bench/rules_micro.py [--events 20000] [--rounds 5]
 
 ``--cost``: the evidence behind the cost budget (tastemaker/rules/cost.py). For typical conditions, the
 costliest shapes the budget accepts and a few it refuses, on data at the caps (a full cart, 200 counted
 names, 50 item ids, 30 traits of 128 characters, ...) and made so that no comprehension stops early: the
-estimated units next to the measured time of what the estimate covers (building the CEL context with the
-fields the condition reads, then running it; less the baseline every event pays once, an empty context),
-and microseconds per 1,000 units.
+estimated units next to the measured time of what the estimate covers (evaluating the condition in the cel
+library: building the CEL context with the fields the condition reads, then running it; less the baseline
+every event pays once, an empty context), microseconds per 1,000 units, and the compiled evaluator's time
+on the same (which the estimate bounds from above: it converts nothing).
 
     /work/main/.venv/bin/python bench/rules_micro.py --cost
 """
@@ -26,11 +35,13 @@ and microseconds per 1,000 units.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import platform
 import random
 import statistics
 import sys
 import time
+import timeit
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout's tastemaker, not an installed one
@@ -38,7 +49,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # this checkout
 import cel  # noqa: E402
 
 from tastemaker.rules import RuleError, RuleSet, parse_rule  # noqa: E402
-from tastemaker.rules import cel_source, cost  # noqa: E402
+from tastemaker.rules import cel_ast, cel_source, cost, inlined  # noqa: E402
+from tastemaker.rules import compiled as closures  # noqa: E402
+from tastemaker.rules.conditions import Condition  # noqa: E402
 from tastemaker.rules import ruleset as ruleset_module  # noqa: E402
 from tastemaker.rules.context import VARIABLES, Scope  # noqa: E402
 
@@ -137,10 +150,41 @@ def measure(rules: RuleSet, events, profile, session, n: int) -> tuple[list[floa
     return per_event, evaluated / n
 
 
-def report(name: str, samples: list[float]) -> None:
+def report(name: str, samples: list[float], mean: float | None = None) -> float:
     samples = sorted(samples)
     p = lambda q: samples[min(len(samples) - 1, int(q * len(samples)))]  # noqa: E731
-    print(f"{name:<44} mean {statistics.fmean(samples):7.1f} us   p50 {p(0.5):7.1f}   p99 {p(0.99):7.1f}")
+    mean = statistics.fmean(samples) if mean is None else mean
+    print(f"{name:<44} mean {mean:7.1f} us   p50 {p(0.5):7.1f}   p99 {p(0.99):7.1f}")
+    return mean
+
+
+def library_only(rules: RuleSet) -> RuleSet:
+    """The same rules with every condition evaluated by the cel library (no compiled evaluator)."""
+    def strip(condition):
+        return condition and dataclasses.replace(condition, evaluator=None)
+    return RuleSet((dataclasses.replace(rule, when=strip(rule.when), unless=strip(rule.unless))
+                    for rule in rules.rules.values()), rules.fatigue)
+
+
+def compare(name: str, rules: RuleSet, events, profile, session, n: int, rounds: int) -> float:
+    """The rule set as the engine evaluates it against the library baseline, alternating ``rounds`` times."""
+    sets = {"compiled": rules, "library": library_only(rules)}
+    for rule_set in sets.values():
+        measure(rule_set, events, profile, session, min(n, 2_000))  # warm-up: candidate cache, lru caches
+    means: dict[str, list[float]] = {key: [] for key in sets}
+    pooled: dict[str, list[float]] = {key: [] for key in sets}
+    evaluated = 0.0
+    for _ in range(rounds):
+        for key, rule_set in sets.items():
+            samples, evaluated = measure(rule_set, events, profile, session, n)
+            means[key].append(statistics.fmean(samples))
+            pooled[key] += samples
+    compiled = report(name, pooled["compiled"], statistics.median(means["compiled"]))
+    library = report("  baseline: every condition in the cel library", pooled["library"],
+                     statistics.median(means["library"]))
+    print(f"{'':<44} {library / compiled:.1f}x faster than the baseline; {evaluated:.1f} conditions evaluated "
+          f"per event")
+    return compiled
 
 
 TYPICAL = [
@@ -148,6 +192,12 @@ TYPICAL = [
     'profile.intent.purchase > 0.5 && !session.converted',
     'event.type == "page" && event.page_path == "/guides/sizing"',
     'session.pages.exists(p, p.page_type == "product" && p.dwell_ms > 60000)',
+]
+INLINED = [
+    'event.name == "Product Viewed" && count("Product Viewed", "10m") >= 0',
+    'profile.intent.purchase > 0.5 && !session.converted',
+    '"shoes" in profile.cart.categories && profile.cart.value > 50.0',
+    PAGES_RULE,
 ]
 # Accepted, and among the costliest the budget lets through; each scans all its data on worst_world().
 COSTLIEST = [
@@ -203,16 +253,25 @@ def worst_world() -> tuple[dict, dict, dict]:
     return event, profile, session
 
 
-def time_condition(source: str, event: dict, profile: dict, session: dict, seconds: float = 0.3) -> float:
-    """Median microseconds of what the estimate covers: the context with the fields read, and the run."""
-    program = cel.compile(source)
-    fields = cel_source.field_selection(cel_source.paths(cel_source.tokenize(source), VARIABLES))
+def unchecked_condition(source: str) -> Condition:
+    """A Condition as conditions.compile_condition makes it, without its checks (the refused are timed too)."""
+    tokens = cel_source.tokenize(source)
+    paths = cel_source.paths(tokens, VARIABLES)
+    return Condition(source, cel.compile(source), None, cel_source.field_selection(paths), tuple(paths), None,
+                     inlined.compile_tree(cel_ast.parse(source, cost.MAX_NESTING), tokens))
+
+
+def time_condition(source: str, event: dict, profile: dict, session: dict, seconds: float = 0.3,
+                   compiled: bool = False) -> float:
+    """Median microseconds of what the estimate covers: the context with the fields read, and the run in the
+    cel library (``compiled``: the compiled evaluator's run instead, which builds no context)."""
+    condition = unchecked_condition(source)
     samples, deadline = [], time.perf_counter() + seconds
     while time.perf_counter() < deadline or len(samples) < 5:
         started = time.perf_counter()
-        scope = Scope(event, profile, session, Signals(), event["event_time"], fields)
+        scope = Scope(event, profile, session, Signals(), event["event_time"], condition.fields)
         try:
-            scope.run(program)
+            scope.run(condition) if compiled else scope.run_cel(condition.program)
         except Exception:  # noqa: BLE001 - a data error costs what it costs
             pass
         samples.append((time.perf_counter() - started) * 1e6)
@@ -222,11 +281,13 @@ def time_condition(source: str, event: dict, profile: dict, session: dict, secon
 def cost_report() -> None:
     event, profile, session = worst_world()
     print(f"python {platform.python_version()}; budget {cost.BUDGET} units per rule per event")
-    print(f"{'estimated':>10} {'measured':>10} {'us/1000u':>9}  condition")
+    print(f"{'estimated':>10} {'measured':>10} {'us/1000u':>9} {'compiled':>10}  condition")
     ratios, accepted = [], {}
     # What every event pays once, whatever its rules: an empty context and a constant condition.
     baseline = time_condition("true", event, profile, session)
-    print(f"(baseline, an empty context and 'true': {baseline:.1f} us per event, subtracted below)")
+    compiled_baseline = time_condition("true", event, profile, session, compiled=True)
+    print(f"(baseline, an empty context and 'true': {baseline:.1f} us per event, compiled {compiled_baseline:.1f} "
+          "us, subtracted below)")
     for group, sources in (("typical", TYPICAL), ("costliest accepted", COSTLIEST), ("refused", REFUSED)):
         print(f"-- {group}")
         for source in sources:
@@ -240,11 +301,12 @@ def cost_report() -> None:
                 verdict = "refused"
             assert verdict == ("refused" if group == "refused" else "accepted"), (source, verdict)
             micros = max(time_condition(source, event, profile, session) - baseline, 0.0)
+            compiled = max(time_condition(source, event, profile, session, compiled=True) - compiled_baseline, 0.0)
             if units >= 1_000:  # below, the context's fixed ~20 us (a few fields) dominates: see "typical"
                 ratios.append(micros / units * 1000)
             if verdict == "accepted":
                 accepted[source] = micros
-            print(f"{units:>10} {micros:>8.1f}us {micros / units * 1000:>9.1f}  {source}")
+            print(f"{units:>10} {micros:>8.1f}us {micros / units * 1000:>9.1f} {compiled:>8.1f}us  {source}")
     worst = max(accepted.values())
     typical = statistics.median(accepted[s] for s in TYPICAL)
     print(f"worst accepted {worst:.0f} us per event vs typical {typical:.1f} us (besides the baseline); "
@@ -255,7 +317,8 @@ def cost_report() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--events", type=int, default=20_000)
+    parser.add_argument("--events", type=int, default=20_000, help="events per round and rule set")
+    parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--cost", action="store_true", help="the cost budget's evidence instead")
     args = parser.parse_args()
     if args.cost:
@@ -268,27 +331,36 @@ def main() -> None:
     parse_ms = (time.perf_counter() - started) * 1e3
     enabled = [r for r in rules.rules.values() if r.enabled]
     indexed = sum(r.labels is not None for r in enabled)
+    compiled = sum(c.evaluator is not None for r in enabled for c in (r.when, r.unless) if c is not None)
+    conditions = sum(c is not None for r in enabled for c in (r.when, r.unless))
     events, profile, session = world()
     print(f"python {platform.python_version()}, {len(enabled)} enabled rules ({indexed} indexed, "
-          f"{len(enabled) - indexed} on every event), parsed and compiled in {parse_ms:.0f} ms")
+          f"{len(enabled) - indexed} on every event), parsed and compiled in {parse_ms:.0f} ms; {compiled} of "
+          f"{conditions} conditions compiled; {args.rounds} rounds of {args.events} events")
 
-    measure(rules, events, profile, session, 2_000)  # warm-up: candidate cache, lru caches
-    samples, evaluated = measure(rules, events, profile, session, args.events)
-    report("evaluate (projected context)", samples)
-    print(f"{'':<44} {evaluated:.1f} conditions evaluated per event on average")
-
+    compare("evaluate (projected context)", rules, events, profile, session, args.events, args.rounds)
     no_pages = RuleSet(parse_rule(d) for d in examples + generated_rules(pages_rule=False))
-    measure(no_pages, events, profile, session, 2_000)
-    samples, _ = measure(no_pages, events, profile, session, args.events)
-    report("evaluate, no rule reads session.pages", samples)
+    compare("evaluate, no rule reads session.pages", no_pages, events, profile, session, args.events, args.rounds)
+
+    print("one condition, compiled: closures (compiled.py) vs the generated function (inlined.py), ns per run")
+    event = next(e for e in events if e.get("name") == "Product Viewed")
+    for source in INLINED:
+        tree, tokens = cel_ast.parse(source, cost.MAX_NESTING), cel_source.tokenize(source)
+        fields = cel_source.field_selection(cel_source.paths(tokens, VARIABLES))
+        timed = []
+        for evaluator in (closures.compile_tree(tree, tokens), inlined.compile_tree(tree, tokens)):
+            scope = Scope(event, profile, session, Signals(), event["event_time"], fields)
+            evaluator(scope)  # the helpers' results memoized, as for every condition but the first on an event
+            timed.append(min(timeit.repeat(lambda: evaluator(scope), number=20_000, repeat=5)) / 20_000 * 1e9)
+        print(f"  {timed[0]:7.0f} {timed[1]:7.0f}  x{timed[0] / timed[1]:.1f}  {source}")
 
     fields = ruleset_module._fields
     ruleset_module._fields = lambda conditions, into=None: {name: None for name in VARIABLES}
     try:
-        whole = RuleSet(rules.rules.values())
+        whole = library_only(RuleSet(rules.rules.values()))
         measure(whole, events, profile, session, 500)
         samples, _ = measure(whole, events, profile, session, max(args.events // 4, 1_000))
-        report("evaluate (whole variables converted)", samples)
+        report("library, whole variables converted", samples)
     finally:
         ruleset_module._fields = fields
 
@@ -296,14 +368,14 @@ def main() -> None:
     build = []
     for i in range(5_000):
         started = time.perf_counter()
-        Scope(events[i % len(events)], profile, session, None, 0.0, all_fields)
+        Scope(events[i % len(events)], profile, session, None, 0.0, all_fields).cel_context()
         build.append((time.perf_counter() - started) * 1e6)
     report("CEL context build alone, whole variables", build)
     for name in ("event", "profile", "session"):
         build = []
         for i in range(2_000):
             started = time.perf_counter()
-            Scope(events[i % len(events)], profile, session, None, 0.0, {name: None})
+            Scope(events[i % len(events)], profile, session, None, 0.0, {name: None}).cel_context()
             build.append((time.perf_counter() - started) * 1e6)
         report(f"  of which {name}", build)
 

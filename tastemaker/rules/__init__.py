@@ -45,8 +45,10 @@ Per-person rule state (JSON, bounded, stored with the person; see guards.py and 
      "timers": {rule_id: {"due": t, "version": v, "armed_by": {"at", "label", "signals"}}}}
 
 Modules: durations (parsing), errors (RuleError), cel_source (static reading of CEL text), cel_ast (its
-syntax tree), cost (the cost bound), context (variables, helpers, the per-event CEL context), conditions
-(compile and check), document (parse_rule), guards (cooldown, cap, fatigue), timers, ruleset (RuleSet.evaluate).
+syntax tree), cost (the cost bound), context (variables, helpers, the per-event scope), compiled and inlined
+(conditions compiled into Python with the cel library's semantics, which evaluates what they do not model),
+conditions (compile and check), document (parse_rule), guards (cooldown, cap, fatigue), timers, ruleset
+(RuleSet.evaluate).
 """
 
 from tastemaker.rules.context import NoSignals, Signals, sample_context

@@ -1,5 +1,6 @@
-"""A syntax tree of a CEL condition, for estimating its cost (cost.py): the compiled ``cel.Program`` of the
-binding (common-expression-language, the Rust ``cel`` crate) exposes no syntax tree and no cost tracking.
+"""A syntax tree of a CEL condition, for estimating its cost (cost.py) and compiling it into Python
+(compiled.py): the compiled ``cel.Program`` of the binding (common-expression-language, the Rust ``cel``
+crate) exposes no syntax tree and no cost tracking.
 
 The grammar is CEL's (cel-spec, langdef.md "Syntax"), parsed by recursive descent::
 

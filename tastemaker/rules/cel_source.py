@@ -2,8 +2,9 @@
 
 * ``index_labels``: the event labels a condition can only match on, from a top-level conjunct
   ``event.name == "X"``, ``event.name in ["X", "Y"]`` (or the same on ``event.type``);
-* ``field_selection``: which fields of each variable a condition reads, at every depth, so the evaluation
-  context converts only those (converting Python values into CEL costs ~2 us per string, ~17 us per map);
+* ``field_selection``: which fields of each variable a condition reads, at every depth, so that a CEL
+  context (for a condition the cel library evaluates, context.py) converts only those (converting Python
+  values into CEL costs ~2 us per string, ~17 us per map), and the profile is built with only those;
 * ``paths``: the variable paths it reads (``profile.cart.value``), reported as the why of a match;
 * ``calls``: the calls of given functions with their argument tokens (arity, literal windows);
 * ``bound_names``: names bound by comprehension macros (``pages.exists(p, ...)``), which

@@ -16,16 +16,21 @@ mistake is refused then instead of failing on every event:
    are counted when they happen.
 
 Step 5 runs before step 6, so no condition is evaluated before its cost is known to be bounded.
+
+An accepted condition is also compiled into Python (compiled.py, its common shapes inlined.py) that evaluates
+it on the event's Python values with the cel library's semantics, converting nothing into CEL; it must give
+the library's result and why on the sample context, else (and for what compiled.py does not model) the
+condition is evaluated by the library.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from dataclasses import dataclass, field
-
 import cel
 
-from tastemaker.rules import cel_source, cost
+from tastemaker.rules import cel_ast, cel_source, compiled, cost, inlined
 from tastemaker.rules.context import HELPER_ARITY, VARIABLES, WINDOWED_HELPERS, NoSignals, Scope, sample_context
 from tastemaker.rules.durations import parse_duration
 from tastemaker.rules.errors import RuleError
@@ -52,6 +57,8 @@ class Condition:
     fields: dict[str, cel_source.Selection | None] = field(compare=False)  # per variable: the fields read
     paths: tuple[str, ...] = field(compare=False)  # variable paths read, reported as the why of a match
     cost: cost.Estimate | None = field(default=None, compare=False)  # worst case per event (cost.py)
+    # compiled.py's closure deciding it on a scope, or None: the cel library evaluates it
+    evaluator: compiled.Decider | None = field(default=None, compare=False, repr=False)
 
 
 def compile_condition(source: object, where: str) -> Condition:
@@ -72,7 +79,10 @@ def compile_condition(source: object, where: str) -> Condition:
     estimate = _check_cost(source, fields, where)
     condition = Condition(source, program, cel_source.index_labels(tokens), fields, tuple(paths[:MAX_WHY_PATHS]),
                           estimate)
-    _check_on_sample(condition, where)
+    on_sample = _check_on_sample(condition, where)
+    evaluator = inlined.compile_tree(cel_ast.parse(source, cost.MAX_NESTING), tokens)
+    if evaluator is not None and _agrees_on_sample(condition, evaluator, on_sample):
+        condition = dataclasses.replace(condition, evaluator=evaluator)
     return condition
 
 
@@ -122,17 +132,39 @@ def _check_helper_calls(tokens: list[cel_source.Token], where: str) -> None:
                 raise RuleError(where, f"{name}() window {window[0].text} is longer than the maximum of 30d")
 
 
-def _check_on_sample(condition: Condition, where: str) -> None:
+def _sample_scope() -> Scope:
     sample = sample_context()
-    scope = Scope(sample["event"], sample["profile"], sample["session"], NoSignals(), sample["now"],
-                  {name: None for name in VARIABLES})
+    return Scope(sample["event"], sample["profile"], sample["session"], NoSignals(), sample["now"],
+                 {name: None for name in VARIABLES})
+
+
+def _check_on_sample(condition: Condition, where: str) -> tuple:
+    """Refuses the condition for a non-boolean result or an undefined name; gives the library's outcome."""
+    scope = _sample_scope()
     try:
-        result = scope.run(condition.program)
+        result = scope.run_cel(condition.program)
     except RuntimeError as error:  # undefined names surface as RuntimeError; data errors are other types
         if "Undefined variable or function" in str(error):
             raise RuleError(where, str(error)) from None
-        return
-    except Exception:  # noqa: BLE001 - data-dependent (missing key, type): counted at run time instead
-        return
+        return _error(error)
+    except Exception as error:  # noqa: BLE001 - data-dependent (missing key, type): counted at run time instead
+        return _error(error)
     if not isinstance(result, bool):
         raise RuleError(where, f"must be a boolean condition; on the sample context it gives {type(result).__name__}")
+    return "value", result, scope.why(condition.paths)
+
+
+def _error(error: Exception) -> tuple:
+    return "error", f"{type(error).__name__}: {error}"
+
+
+def _agrees_on_sample(condition: Condition, evaluator: compiled.Decider, library: tuple) -> bool:
+    """Whether the compiled evaluator gives the library's outcome (result and why, or error) on the sample
+    context, or leaves the condition to the library (a safety net: tests/unit/test_rules_compiled.py is the
+    proof)."""
+    scope = _sample_scope()
+    try:
+        decided = evaluator(scope)
+    except Exception as error:  # noqa: BLE001
+        return _error(error) == library
+    return decided is None or ("value", decided, scope.why(condition.paths)) == library

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any, Mapping
 
 import yaml
@@ -93,7 +94,7 @@ class Rule:
         """Event labels (type or name) this rule is evaluated on; None: every event."""
         return self.on if self.on is not None else self.when.labels
 
-    @property
+    @cached_property
     def decisions(self) -> int:
         """Decision actions: what a firing costs in the fatigue budget."""
         return sum(action.is_decision for action in self.actions)

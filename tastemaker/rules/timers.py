@@ -28,7 +28,9 @@ def timer_event(rule_id: str, due: float) -> dict[str, Any]:
 
 def due_timers(state: Mapping[str, Any] | None, now: float) -> list[tuple[str, float]]:
     """``(rule_id, due)`` of the pending timers due at ``now``, earliest first."""
-    timers = (state or {}).get("timers", {})
+    timers = (state or {}).get("timers")
+    if not timers:
+        return []
     return sorted(((rule_id, t["due"]) for rule_id, t in timers.items() if t["due"] <= now), key=lambda x: (x[1], x[0]))
 
 
