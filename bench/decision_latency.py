@@ -126,7 +126,8 @@ def _rules() -> list[dict]:
         'count_category("sale", "1d") > 10',
         'event.device_type == "tablet" && session.page_count > 10',
         'event.locale == "fr-FR" && has_segment("newsletter")',
-        '"plan" in profile.traits && profile.traits.plan == "gold" && session.page_count >= 3',
+        # has(): reads the one trait; `"plan" in profile.traits` reads the map whole, past the cost budget.
+        'has(profile.traits.plan) && profile.traits.plan == "gold" && session.page_count >= 3',
         'size(profile.segments) > 20',
         'has_segment("buyers") && count("Order Completed", "1d") >= 2',
         '"source" in event.campaign && event.campaign.source == "winback"',
