@@ -141,20 +141,5 @@ class PersonBatch:
 
 
 def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition) -> persons.Step:
-    knowledge = rulebook.knowledge
-    kind = body.get("kind", "event")
-    if kind == "event":
-        return persons.on_event(state, person, body, source, here, settings.max_ids_per_person, knowledge, time.time())
-    if kind == "tick":
-        return persons.on_tick(state, person, float(body["now"]), knowledge, time.time())
-    if kind == "command":
-        return persons.on_command(state, person, str(body["command"]), float(body["at"]), here, body.get("args"))
-    if kind == "forget_tombstone":
-        return persons.on_forget_tombstone(state, str(body["of"]))
-    if kind == "merge_into":
-        return persons.on_merge_into(state, person, str(body["target"]), here)
-    if kind == "absorb":
-        return persons.on_absorb(state, person, body, source)
-    if kind == "unlink":
-        return persons.on_unlink(state, person, str(body["id"]))
-    raise ValueError(f"unknown kind {kind!r}")
+    return persons.on_record(state, person, body, source, here, settings.max_ids_per_person, rulebook.knowledge,
+                             time.time())

@@ -122,6 +122,27 @@ def on_event(
     return step
 
 
+def on_record(state: Mapping[str, Any] | None, person: str, body: Mapping[str, Any], source: SourcePosition,
+              here: SourcePosition, max_ids: int, knowledge: Knowledge = Knowledge(), emitted_at: float = 0.0) -> Step:
+    """Any record of the person stage, by its ``kind`` (the table at the top); ValueError for an unknown one."""
+    kind = body.get("kind", "event")
+    if kind == "event":
+        return on_event(state, person, body, source, here, max_ids, knowledge, emitted_at)
+    if kind == "tick":
+        return on_tick(state, person, float(body["now"]), knowledge, emitted_at)
+    if kind == "command":
+        return on_command(state, person, str(body["command"]), float(body["at"]), here, body.get("args"))
+    if kind == "forget_tombstone":
+        return on_forget_tombstone(state, str(body["of"]))
+    if kind == "merge_into":
+        return on_merge_into(state, person, str(body["target"]), here)
+    if kind == "absorb":
+        return on_absorb(state, person, body, source)
+    if kind == "unlink":
+        return on_unlink(state, person, str(body["id"]))
+    raise ValueError(f"unknown kind {kind!r}")
+
+
 def on_tick(state: Mapping[str, Any] | None, person: str, now: float, knowledge: Knowledge = Knowledge(),
             emitted_at: float = 0.0) -> Step:
     """Wall-clock time ``now`` passed: idle sessions close, due timers fire. Idempotent: a tick that finds
