@@ -21,8 +21,9 @@ another id has all later records routed through ``events-by-person`` again.
 
 No record stops the stage: a record that is not a bundle is dead-lettered whole (agents/bundle_io.py), an
 item that fails ``bundles.check_item`` or whatever it triggers is dead-lettered alone, with its position,
-and the rest of the bundle goes on. The bundle's table writes are written together at its end
-(tables/batched.py), before the bundles they led to are sent.
+and the rest of the bundle goes on. The table writes of the batch of records the stream core applies
+together (agents/stream_core.py) are written at its end (tables/batched.py, ``write``), before the bundles
+they led to are sent.
 """
 
 from __future__ import annotations
@@ -30,11 +31,9 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from agents.bundle_io import send_bundles
 from agents.dead_letter import OUTCOMES, send_to_dead_letter
 from agents.person import PersonBatch
 from app.main import settings
-from app.topics import events_by_person
 from tables.batched import BatchedTable
 from tables.identities import identities
 from tables.seen_messages import seen_messages
@@ -52,7 +51,8 @@ Local = tuple[str, dict, SourcePosition, SourcePosition]
 
 
 async def resolve(message, items: list[dict[str, Any]], persons: PersonBatch) -> None:
-    """The items of one ``events_by_id`` bundle record: resolved, applied here or forwarded, then written."""
+    """The items of one ``events_by_id`` bundle record: resolved, and applied here or forwarded (sent in
+    order with the batch's other sends, after ``write``)."""
     out = bundles.BundleWriter(settings.partitions)
     now = time.time()
     for index, entry in enumerate(items):
@@ -65,10 +65,13 @@ async def resolve(message, items: list[dict[str, Any]], persons: PersonBatch) ->
             continue
         if local is not None:
             await persons.apply(entry, index, *local)
+    persons.end_record(out)
+
+
+async def write() -> None:
+    """Write the links and dedup marks the batch's records staged (before the person stage's ``finish``)."""
     await links.write()
     await marks.write()
-    await persons.finish()
-    await send_bundles(events_by_person, out)
 
 
 def applies_here(person: str, raw_id: str, partition: int, state: dict | None) -> bool:
@@ -89,7 +92,7 @@ def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bund
         return None
     if kind == "command":  # about the person this id belongs to (tastemaker/person.py, on_command)
         person = person_of(links.get(raw_id, partition), raw_id)
-        if applies_here(person, raw_id, partition, persons.state_of(person)):
+        if applies_here(person, raw_id, partition, persons.state_of(person, partition)):
             return person, body, here, here.with_via(person)
         out.add(bundles.item(person, body, here))
         return None
@@ -112,7 +115,7 @@ def _resolve(entry: dict, here: SourcePosition, at: float, now: float, out: bund
     if rates.too_fast(raw_id, body.get("received_at") or at) and not body.get("is_bot"):
         body["is_bot"], body["bot_reason"] = True, "rate"
     body["person"] = person = person_of(links.get(raw_id, partition), raw_id)
-    if applies_here(person, raw_id, partition, persons.state_of(person)):
+    if applies_here(person, raw_id, partition, persons.state_of(person, partition)):
         return person, body, source, here.with_via(person)
     out.add(bundles.item(person, body, source))
     return None

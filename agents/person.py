@@ -6,12 +6,13 @@
                                                                       └─▶ interaction records, forget markers
                                                                           ─▶ interactions; decisions
 
-A ``PersonBatch`` is the person stage's work on one bundle record: one pass per item over the person's
-state (``apply``), then the bundle's outcome (``finish``): decisions and history acknowledged by Kafka, then
-one table write per person, the bundle's writes written together (tables/batched.py), then what the
-items send on, bundled by destination partition. The pure transition decides; this only reads, writes and
-sends. Both internal topics are read by one agent (agents/stream_core.py), so a person's records are
-applied one at a time whichever topic brought them.
+A ``PersonBatch`` is the person stage's work on one batch of bundle records (the records the stream core
+finds waiting, agents/stream_core.py): one pass per item over the person's state (``apply``), each record's
+sends kept in order (``end_record``), then the batch's outcome (``finish``): decisions and history
+acknowledged by Kafka, then one table write per person, the batch's writes written together
+(tables/batched.py), then what the items send on, record by record as they were applied. The pure
+transition decides; this only reads, writes and sends. Both internal topics are read by one agent, so a
+person's records are applied one at a time whichever topic brought them.
 """
 
 from __future__ import annotations
@@ -49,22 +50,38 @@ async def _on_assigned(sender, assigned, **kwargs) -> None:
 
 
 class PersonBatch:
-    """The person stage's work on one bundle record (``message``: its Kafka message), of either topic."""
+    """The person stage's work on one batch of bundle records, of either topic (``begin_record`` names each)."""
 
-    def __init__(self, message) -> None:
-        self.message = message
-        self.partition = message.partition
-        self.out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
-                    persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
-        # The bundle's outcome per person, written once at the end: a person with several items in the
-        # bundle costs one table write (one RocksDB put, one changelog record) instead of one per item.
-        self.written: dict[str, dict | None] = {}  # person -> state to store, or None to delete
+    def __init__(self) -> None:
+        self.message = None  # the Kafka message of the record being applied
+        self.out: dict[str, bundles.BundleWriter] = {}
+        # The batch's outcome per person, written once at the end: a person with several items in the
+        # batch costs one table write (one RocksDB put, one changelog record) instead of one per item.
+        self.written: dict[str, tuple[int, dict | None]] = {}  # person -> (partition, state to store or None)
         self.history = bundles.BundleWriter(settings.partitions)  # interaction records and forget markers, in order
         self.acks: list = []
+        self.sends: list[tuple] = []  # (topic, writer), in the order the records were applied
 
-    def state_of(self, person: str) -> dict | None:
-        """The person's state as this bundle left it so far."""
-        return self.written[person] if person in self.written else states.get(person, self.partition)
+    def begin_record(self, message) -> None:
+        """The items that follow come from the bundle record ``message`` (its Kafka message)."""
+        self.message = message
+        self.out = {persons.BY_ID: bundles.BundleWriter(settings.partitions),
+                    persons.BY_PERSON: bundles.BundleWriter(settings.partitions)}
+
+    def end_record(self, forwarded: bundles.BundleWriter | None = None) -> None:
+        """The record is applied: its sends (then ``forwarded``, the identity stage's) go out after the
+        batch's writes, in this order; its partition's trending partial is stored while the record is the
+        agent's current event (so the write lands in that partition's changelog)."""
+        self.sends += [(_TOPICS[persons.BY_ID], self.out[persons.BY_ID]),
+                       (_TOPICS[persons.BY_PERSON], self.out[persons.BY_PERSON])]
+        if forwarded is not None:
+            self.sends.append((events_by_person, forwarded))
+        partition_trending.store(self.message.partition)
+
+    def state_of(self, person: str, partition: int) -> dict | None:
+        """The person's state as this batch left it so far (``partition``: where the person lives)."""
+        written = self.written.get(person)
+        return written[1] if written is not None else states.get(person, partition)
 
     async def apply_entry(self, entry: dict, index: int) -> None:
         """An item of an ``events_by_person`` bundle: checked, then applied; dead-lettered if it cannot be."""
@@ -76,7 +93,8 @@ class PersonBatch:
             if not person or not isinstance(body, dict):
                 raise ValueError("an item needs a key and an object body")
             here = bundles.position_in_bundle(message.topic, message.partition, message.offset, index, person)
-            step = _step(self.state_of(person), person, body, bundles.source_of(entry) or here, here)
+            step = _step(self.state_of(person, message.partition), person, body, bundles.source_of(entry) or here,
+                         here)
         except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
             await self._refuse(entry, index, exc)
             return
@@ -86,7 +104,7 @@ class PersonBatch:
                     here: SourcePosition) -> None:
         """An item the identity stage has checked and resolved to ``person``, whose state lives here."""
         try:
-            step = _step(self.state_of(person), person, body, source, here)
+            step = _step(self.state_of(person, here.partition), person, body, source, here)
         except Exception as exc:  # noqa: BLE001 — a record must never stop the stream: it is dead-lettered
             await self._refuse(entry, index, exc)
             return
@@ -104,12 +122,13 @@ class PersonBatch:
         # Straight to Faust's producer (as the collector sends): one decision, one record, no FutureMessage.
         self.acks += [await app.producer.send(DECISIONS, person.encode(), orjson.dumps(decision), None, None, None)
                       for decision in step.decisions]
+        partition = self.message.partition
         if step.delete:
-            self.written[person] = None
+            self.written[person] = (partition, None)
         elif step.state is not None:
-            self.written[person] = step.state
+            self.written[person] = (partition, step.state)
         if "applied" in step.outcomes and body.get("kind", "event") == "event":
-            partition_trending.add(self.partition, body)
+            partition_trending.add(partition, body)
         for key, record in step.history:  # interactions, and forget markers (before the state is deleted)
             self.history.add(bundles.item(key, record))
         for send in step.sends:
@@ -127,17 +146,16 @@ class PersonBatch:
         acks = self.acks + await send_bundles(interactions, self.history)
         if acks:
             await asyncio.gather(*acks)
-        for person, state in self.written.items():
+        for person, (partition, state) in self.written.items():
             if state is None:
-                states.delete(person, self.partition)  # a tombstone on the changelog: a restart does not bring it back
+                states.delete(person, partition)  # a tombstone on the changelog: a restart does not bring it back
                 timer_index.set(person, None)
             else:
-                states.set(person, state, self.partition)
+                states.set(person, state, partition)
                 timer_index.set(person, behaviour.next_due(state, rulebook.knowledge))
         await states.write()
-        partition_trending.store(self.partition)
-        for to, writer in self.out.items():
-            await send_bundles(_TOPICS[to], writer)
+        for topic, writer in self.sends:
+            await send_bundles(topic, writer)
 
 
 def _step(state, person: str, body: dict, source: SourcePosition, here: SourcePosition) -> persons.Step:
