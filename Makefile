@@ -65,8 +65,9 @@ fuzz: $(INSTALLED) kafka-fetch
 # Benchmarks are never part of the test suite: timings belong here (BENCH_RUNS, BENCH_SECONDS, ...: see each script).
 bench: bench-collector bench-pipeline bench-peers bench-decisions bench-quality bench-recommend
 
-# The peers bench-peers measures against (pyproject.toml's `bench` extra: Quix Streams, confluent-kafka), installed
-# with the test extra so that pip resolves both together, again only when pyproject.toml changes.
+# What bench-peers and bench-decisions need beyond the test extra (pyproject.toml's `bench` extra: Quix Streams, the
+# peer, and confluent-kafka, its client and bench-decisions' load generator), installed with the test extra so that
+# pip resolves both together, again only when pyproject.toml changes.
 BENCH_INSTALLED := $(VENV)/.installed-bench
 $(BENCH_INSTALLED): $(INSTALLED) pyproject.toml
 	$(LIGHTFM_FROM_SOURCE) $(VENV)/bin/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
@@ -83,7 +84,7 @@ bench-pipeline: $(INSTALLED) kafka-fetch
 bench-peers: $(BENCH_INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/peers.py
 
-bench-decisions: $(INSTALLED) kafka-fetch
+bench-decisions: $(BENCH_INSTALLED) kafka-fetch
 	$(VENV)/bin/python bench/decision_latency.py
 
 # Fetches MovieLens 100k into .cache/movielens on first run (BENCH_SEEDS, default 3; BENCH_QUICK=1: one seed).
