@@ -1,4 +1,4 @@
-# Tastemaker worker image: `docker build -t tastemaker .` then `docker run tastemaker` (see README).
+# Tastemaker worker image: `docker build -t tastemaker .` then `docker run tastemaker` (see docs/operations.md).
 # Not built on the development machines (no Docker engine there); kept correct by review against the docs.
 FROM python:3.11.11-slim-bookworm
 

@@ -83,7 +83,7 @@ app = TastemakerApp(
     broker_rebalance_timeout=max(settings.session_timeout * 2, 10.0),
     # One /v1/batch request puts ~5 KB on each partition and concurrent requests share the producer's open
     # batches: with 256 KiB instead of Faust's 16 KiB there are far fewer batches (futures, produce-request
-    # entries) per event. Measured in bench/: collector ~17k -> ~22k events/s (README, Benchmarks).
+    # entries) per event. Measured in bench/: collector ~17k -> ~22k events/s (docs/performance.md, make bench-collector).
     producer_max_batch_size=256 * 1024,
     producer_partitioner=cached_partitioner,
 )

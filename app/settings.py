@@ -1,7 +1,7 @@
 """Worker settings, read once from environment variables.
 
-Every setting has a default that runs a single local worker against a local broker; the README's
-configuration table lists the same names, defaults and meanings. A malformed value stops the worker at
+Every setting has a default that runs a single local worker against a local broker; docs/configuration.md
+lists the same names, defaults and meanings (tests/unit/test_settings.py checks it). A malformed value stops the worker at
 start with a message naming the variable, instead of surfacing later as an obscure Kafka or Faust error.
 """
 

@@ -45,7 +45,7 @@ def rule_documents(count: int) -> list[dict]:
 
     documents = [plan_apply({}, d).document for _, d in load_documents(REPO / "rules" / "examples")]
     # pages_rule=False: rules_micro.py's one rule that scans session.pages on every event (unindexed) is
-    # replaced by a cheap one; such a rule costs ~17 us per page on every event (README, Rules).
+    # replaced by a cheap one; such a rule costs ~17 us per page on every event (bench/rules_micro.py).
     documents += [plan_apply({}, d).document for d in generated_rules(pages_rule=False)]
     if count > len(documents):
         raise SystemExit(f"--rules {count}: at most {len(documents)} rules are defined")

@@ -52,7 +52,7 @@ from tastemaker.recommend.model import fit, snapshot  # noqa: E402
 
 CACHE = REPO / ".cache" / "movielens"
 WHEEL = "recbole-1.2.1-py3-none-any.whl"
-OTTO = Path(os.environ.get("OTTO_SAMPLE", "/work/shared/data/otto-sample/train.jsonl"))
+OTTO = Path(os.environ.get("OTTO_SAMPLE", str(REPO / "examples/otto-sample/train.jsonl")))
 K = 10
 
 

@@ -2,7 +2,9 @@
 
 Every table partition is its own RocksDB database: without limits, tables x partitions x RocksDB's
 defaults (3 x 64 MB write buffers, up to 2 GiB block cache) multiply memory. ``SMALL_ROCKSDB`` caps one
-partition database of a small table; the options rocksdict honours are listed in ../shared/FAUST_NOTES.md.
+partition database of a small table. Through rocksdict, Faust's store applies only max_open_files,
+write_buffer_size, max_write_buffer_number, target_file_size_base, block_cache_size, bloom_filter_size and
+ttl, and ignores any other option silently: a misspelt option is no limit.
 
 Every table's values are JSON objects, read through a ``StateValue`` (its ``value_type``). A stored value
 or a changelog record that is not one (not JSON, not an object, or without the fields the table's readers

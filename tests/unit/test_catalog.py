@@ -199,7 +199,7 @@ def test_pages_in_id_order_filtered_by_category_and_brand():
 
 
 def test_twenty_thousand_items_load_and_are_indexed():
-    # How fast is bench territory (README: Item catalog); this checks what a big catalog answers.
+    # How fast is bench territory (docs/catalog.md, Size and speed); this checks what a big catalog answers.
     rows = [orjson.dumps({"item_id": f"sku-{n:06d}", "title": f"Item {n}", "categories": [f"c{n % 50}", "all"],
                           "tags": ["t1", "t2"], "brand": f"brand-{n % 200}", "price": n / 10, "currency": "EUR",
                           "created_at": "2026-01-01T00:00:00Z", "attributes": {"color": "red", "size": n % 12}})
@@ -212,3 +212,26 @@ def test_twenty_thousand_items_load_and_are_indexed():
     assert len(catalog.in_category("c7")) == 400 and len(catalog.of_brand("brand-3")) == 100
     assert [i["item_id"] for i in catalog.page(limit=2, after=first[-1]["item_id"])] == ["sku-000100", "sku-000101"]
     assert len(catalog.page(limit=1000, category="all", brand="brand-3")) == 100
+
+
+def test_the_catalog_page_documents_exactly_the_item_fields_and_their_limits():
+    """docs/catalog.md's item table names every field parse_item accepts, no other, and the limits it enforces."""
+    import re
+    from pathlib import Path
+
+    from tastemaker import catalog as code
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "catalog.md").read_text()
+    table = page[page.index("| field | value |"):].split("\n\n", 1)[0]
+    rows = {}
+    for names, value in re.findall(r"^\| (`[^|]+`) \| ([^|]+) \|$", table, re.M):
+        for name in re.findall(r"`([^`]+)`", names):
+            rows[name] = value
+    assert sorted(rows) == sorted(code.FIELDS)
+    numbers = lambda text: {int(n.replace(",", "")) for n in re.findall(r"\d[\d,]*", text)}  # noqa: E731
+    assert code.MAX_ITEM_ID in numbers(rows["item_id"]) and "required" in rows["item_id"]
+    assert code.MAX_TITLE in numbers(rows["title"])
+    assert code.MAX_NAME in numbers(rows["brand"])
+    assert {code.MAX_CATEGORIES, code.MAX_NAME, code.MAX_TAGS, code.MAX_TAG_LENGTH} <= numbers(rows["categories"])
+    assert {code.MAX_ATTRIBUTES, code.MAX_ATTRIBUTES_BYTES // 1024} <= numbers(rows["attributes"])
+    assert f"a whole item is at most {MAX_ITEM_BYTES // 1024} KB" in page
