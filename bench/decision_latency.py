@@ -9,9 +9,10 @@ p99 under 50 ms.
    ``<prefix>clickstream`` and writes one decision-shaped record per event to an output topic: Kafka's own
    produce -> consume -> produce -> consume latency, the floor of any stream processor with one stage.
    ``kafka-3-hops``: the same pass-through chained through two intermediate topics, so the record crosses as
-   many consume-produce stages as in Tastemaker (ingest -> events-by-id -> identity -> events-by-person ->
-   person -> personalization_decisions): the floor of this topology. The ratio column is to ``kafka-1-hop``
-   (the brief's baseline); the ratio to ``kafka-3-hops`` is printed too, being the fairer one.
+   many consume-produce stages as Tastemaker's longest path (ingest -> events-by-id -> identity ->
+   events-by-person -> person -> personalization_decisions): the floor of that path. A probe, an anonymous id
+   that is its own person, takes two (the stream core applies identity and person in one pass), so its floor
+   lies between the two baselines. The ratio columns are to ``kafka-1-hop`` and to ``kafka-3-hops``.
    ``tastemaker``: ``faust -A app worker -l info`` with ``TASTEMAKER_ROLES=stream``, an admin token, fatigue
    caps raised to 1,000 per session and day (they cap decisions per person), and, applied through the admin
    API (``PUT /rules/{id}``) once ``/health`` is 200, ``RULES``: one rule ``probe`` firing on every
@@ -41,6 +42,9 @@ p99 under 50 ms.
    seems.
 
 Prints medians over repetitions and ratios; writes every run to ``bench/results/decisions-<time>.json``.
+Then (``--sweep``, ``BENCH_SWEEP``: 250,500,750 by default; empty for none) Tastemaker alone at each of those
+rates, ``--runs`` times each: p50 and p99 per rate, with the main run's, and the highest rate held with a
+median p99 under 100 ms and no probe missing (the issue's second latency figure).
 Options: ``BENCH_RUNS`` (3), ``BENCH_RATE`` (1000), ``BENCH_SECONDS`` (20), ``BENCH_PERSONS`` (2000).
 """
 
@@ -503,6 +507,9 @@ def main() -> None:
     parser.add_argument("--drain", type=float, default=10.0, help="seconds without a new decision to give up")
     parser.add_argument("--only", choices=("kafka-1-hop", "kafka-3-hops", "tastemaker"), action="append")
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 16067)))
+    parser.add_argument("--sweep", default=os.environ.get("BENCH_SWEEP", "250,500,750"), metavar="RATES",
+                        help="then Tastemaker alone at each of these rates (events/s, comma-separated; '' for "
+                             "none): the highest rate held with a median p99 under 100 ms is reported")
     args = parser.parse_args()
     if args.mode == "produce":
         produce(args)
@@ -523,12 +530,20 @@ def main() -> None:
             say(f"repetition {i + 1}/{args.runs}")
             for name in names:  # in turn, so noise from other work on the machine is spread over all
                 results["servers"][name].append(repetition(name, args, broker, run_dir))
+        rates = [float(rate) for rate in args.sweep.split(",") if rate.strip()] if "tastemaker" in names else []
+        for rate in rates:
+            say(f"sweep: {rate:g} events/s, {args.runs} runs")
+            swept = argparse.Namespace(**{**vars(args), "rate": rate})
+            results.setdefault("sweep", {})[rate] = [repetition("tastemaker", swept, broker, run_dir)
+                                                     for _ in range(args.runs)]
     finally:
         if started_kafka:
             stop_kafka()
     keys = ("p50_ms", "p90_ms", "p99_ms", "p999_ms", "max_ms", "in_worker_p50_ms", "in_worker_p99_ms",
             "out_p50_ms", "out_p99_ms", "cpu_us_per_event", "missing")
     results["medians"] = {name: {k: median_of(reps, k) for k in keys} for name, reps in results["servers"].items()}
+    results["medians_sweep"] = {rate: {k: median_of(reps, k) for k in keys}
+                                for rate, reps in results.get("sweep", {}).items()}
     out_dir = REPO / "bench/results"
     out_dir.mkdir(exist_ok=True)
     out = out_dir / f"decisions-{time.strftime('%Y%m%d-%H%M%S')}.json"
@@ -550,7 +565,25 @@ def main() -> None:
     if "tastemaker" in medians and medians["tastemaker"]["p99_ms"] is not None:
         p99 = medians["tastemaker"]["p99_ms"]
         print(f"goal p99 < 50 ms at {args.rate:g}/s: {'met' if p99 < 50 else 'NOT met'} ({p99} ms)")
+    if "sweep" in results:
+        held = _sweep_table(results, args.rate)
+        print(f"highest rate held with p99 < 100 ms: {f'{held:g} events/s' if held else 'none of those measured'}")
     print(f"results: {out.relative_to(REPO)}")
+
+
+def _sweep_table(results: dict, main_rate: float) -> float | None:
+    """Prints Tastemaker's medians per rate (the sweep's and the main run's); returns the highest rate whose
+    median p99 is under 100 ms with no probe missing."""
+    by_rate = {rate: results["medians_sweep"][rate] for rate in results["medians_sweep"]}
+    by_rate[main_rate] = results["medians"]["tastemaker"]
+    print(f"\n{'events/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'CPU us/ev':>10} {'missing':>8}")
+    held = None
+    for rate in sorted(by_rate):
+        m = by_rate[rate]
+        print(f"{rate:>9g} {m['p50_ms']:>9} {m['p99_ms']:>9} {m['cpu_us_per_event']:>10} {m['missing']:>8}")
+        if m["p99_ms"] is not None and m["p99_ms"] < 100 and not m["missing"]:
+            held = rate
+    return held
 
 
 if __name__ == "__main__":
