@@ -6,6 +6,7 @@ what ``faust -A app`` needs to find them.
 
 from app.main import app, settings  # noqa: F401  (faust -A app looks up ``app.app``)
 from app import topics  # noqa: F401,E402
+from app import kafka_admin  # noqa: F401,E402  (registers the creation of every topic at start)
 from agents import dead_letter  # noqa: F401,E402
 from app.web import health, stats  # noqa: F401,E402
 from app.web import openapi  # noqa: F401,E402  (GET /openapi.json, both roles)

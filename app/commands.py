@@ -1,4 +1,9 @@
-"""Operator commands: ``faust -A app <command>``."""
+"""Operator commands: ``faust -A app <command>`` (create-topics, rules, items, visitor-token, train).
+
+The top of the app: ``app/__init__.py`` imports this module last and nothing else imports it. What the
+commands share with the worker lives below them: topic creation in ``app.kafka_admin``, one-shot reads of
+the rules and items topics in ``app.compacted_reads``, training in ``app.training``.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,14 @@ from pathlib import Path
 
 import click
 import orjson
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
+from aiokafka import AIOKafkaProducer
 from faust.cli import argument, option
 
+from app.compacted_reads import latest_values
 from app.kafka_admin import ensure_topics, topic_specs
 from app.main import app, settings
 from app.topics import items as items_topic
 from app.topics import rules as rules_topic
-from app.topic_follower import partitions_of, reached
 
 RULES_TOPIC = rules_topic.get_topic_name()
 ITEMS_TOPIC = items_topic.get_topic_name()
@@ -122,32 +127,6 @@ async def _backtest(self, documents, events: Path | None, as_json: bool) -> None
 async def rules_in_force() -> dict[str, dict]:
     """The rule documents on the rules topic now."""
     return {key: orjson.loads(value) for key, value in (await latest_values(RULES_TOPIC)).items()}
-
-
-async def latest_values(topic: str) -> dict[str, bytes]:
-    """The latest value of every key of a compacted topic now (tombstones delete)."""
-    consumer = AIOKafkaConsumer(bootstrap_servers=settings.bootstrap_servers, enable_auto_commit=False,
-                                auto_offset_reset="earliest")
-    await consumer.start()
-    try:
-        partitions = [TopicPartition(topic, p) for p in sorted(await partitions_of(consumer, topic))]
-        if not partitions:
-            return {}
-        consumer.assign(partitions)
-        await consumer.seek_to_beginning(*partitions)
-        end = await consumer.end_offsets(partitions)
-        values: dict[str, bytes] = {}
-        while not await reached(consumer, end):
-            for records in (await consumer.getmany(timeout_ms=1000)).values():
-                for record in records:
-                    key = record.key.decode()
-                    if record.value is None:
-                        values.pop(key, None)
-                    else:
-                        values[key] = record.value
-        return values
-    finally:
-        await consumer.stop()
 
 
 async def write_rule_changes(changes) -> None:
@@ -283,6 +262,8 @@ async def train(self, dry_run: bool, as_json: bool, persons: tuple[str, ...] = (
 
     Exit status: 0 promoted (or would be, with --dry-run), 1 not promoted, 2 nothing to train on.
     """
+    # Imported here, not above: a collecting worker (TASTEMAKER_ROLES=collector) loads these commands too,
+    # and not the recommender's training (numpy, scipy) it never runs.
     from app.training import read_serving, train_once
     from tastemaker.catalog import parse_item_json
 

@@ -1,5 +1,12 @@
 """Explicit topic creation with aiokafka's admin client.
 
+    app/topics.py DECLARED + the tables' changelogs (on the app) + Faust's leader topic
+        ──topic_specs(app)──▶ TopicSpec per topic ──ensure_topics──▶ Kafka: created, checked, aligned
+    at worker start (registered here on the app: app/main.py runs it before anything subscribes), and by
+    ``faust -A app create-topics`` / the commands that write (app/commands.py)
+
+This module sits above the declarations it reads (``app.topics``, ``app.main``) and below the commands.
+
 Creating topics ourselves (broker auto-creation is off) keeps partition counts under our control: a source
 topic and the changelog of the table it feeds must have the same number of partitions. An existing topic
 with another count is reported, not silently used.
@@ -24,6 +31,8 @@ from typing import Iterable
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 from aiokafka.errors import KafkaError
+
+from app import main, topics
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +61,6 @@ class MissingRetention(ValueError):
 def topic_specs(app) -> list[TopicSpec]:
     """The declared topics of ``app.topics``, the changelog topic of every table and Faust's leader topic,
     each with an explicit ``cleanup.policy`` and ``retention.ms`` (MissingRetention otherwise)."""
-    from app import topics
-
     conf = app.conf
     changelogs = [table.changelog_topic for table in app.tables.values()]
     specs = {}
@@ -115,9 +122,7 @@ async def ensure_topics(
     """Create the missing topics; check the partition count of existing ones and, with ``align`` (default:
     the setting TASTEMAKER_UPDATE_TOPIC_CONFIGS), give them the declared retention. Returns the names created."""
     if align is None:
-        from app.main import settings
-
-        align = settings.update_topic_configs
+        align = main.settings.update_topic_configs
     specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers, request_timeout_ms=int(timeout * 1000))
     try:
@@ -157,6 +162,15 @@ async def ensure_topics(
         return created
     finally:
         await admin.close()
+
+
+async def create_declared_topics(app) -> list[str]:
+    """Every topic of ``topic_specs(app)`` created or checked (ensure_topics): what a worker does at start,
+    before anything subscribes. Returns the names created."""
+    return await ensure_topics(main.settings.bootstrap_servers, topic_specs(app))
+
+
+main.app.create_topics_with(create_declared_topics)
 
 
 async def _align(admin: AIOKafkaAdminClient, specs: list[TopicSpec]) -> None:

@@ -2,11 +2,17 @@
 
 Everything a worker needs is declared at import: topics in ``app.topics``, tables in ``tables/``, agents in
 ``agents/`` and HTTP views in ``app.web``; ``app/__init__.py`` imports them so ``faust -A app`` sees them all.
+
+This module is the bottom of that: it imports only the settings and helpers of its own (patches, log
+throttle, partitioner, web server), never a module that declares something on the app. What a worker does
+with those declarations at start, creating every topic before anything subscribes, is registered on the app
+by the module that reads them (``app.kafka_admin``, through ``create_topics_with``).
 """
 
 from __future__ import annotations
 
 import gc
+from typing import Awaitable, Callable
 
 import faust
 
@@ -32,6 +38,14 @@ _log_throttle: ThrottleFilter | None = None
 
 
 class TastemakerApp(faust.App):
+    # What creates every topic at start (app.kafka_admin registers it): the topics and tables are declared on
+    # this app by modules that import this one, so this one cannot import them.
+    _create_topics: Callable[[faust.App], Awaitable[object]] | None = None
+
+    def create_topics_with(self, create: Callable[[faust.App], Awaitable[object]]) -> None:
+        """At start, once, before anything subscribes: ``await create(app)``."""
+        self._create_topics = create
+
     def _new_web(self):
         # Faust's aiohttp server with deadlines for request heads and idle connections (app/web_server.py);
         # bodies have theirs where they are read (app/web/bodies.py).
@@ -46,9 +60,10 @@ class TastemakerApp(faust.App):
         await super().on_first_start()
         # Create every topic with its partition count before anything subscribes: the broker must never
         # auto-create one with its own default (a source/changelog partition mismatch crashes agents).
-        from app.kafka_admin import ensure_topics, topic_specs
-
-        await ensure_topics(settings.bootstrap_servers, topic_specs(self))
+        if self._create_topics is None:
+            raise RuntimeError("no topic creation registered on the app: app.kafka_admin registers it when "
+                               "imported (app/__init__.py imports it, through app.commands)")
+        await self._create_topics(self)
         gc.freeze()  # what exists at start lives as long as the worker: keep it out of every collection
 
 

@@ -4,7 +4,8 @@
     leader, every TRAIN_EVERY s   ─┴▶ read <app_id>-interactions from now - TRAIN_WINDOW to its end
                                       (tastemaker/interaction_log.HistoryReader: each record once, none of
                                       a person forgotten or opted out after it)
-                                      + the catalog + the serving model
+                                      + the catalog + the serving model (the command reads the models
+                                        topic's latest value, app/compacted_reads.py; the leader its store)
                                    ─▶ tastemaker/recommend/training.run (in a thread: the loop keeps serving)
                                    ─▶ promoted? ─▶ models topic, key "serving" ─▶ every worker (app/model_store.py)
 
@@ -24,6 +25,7 @@ from typing import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
+from app.compacted_reads import latest_values
 from app.main import app, settings
 from app.topic_follower import partitions_of, reached
 from app.topics import MODEL_MAX_BYTES, interactions as interactions_topic, models as models_topic
@@ -76,8 +78,6 @@ async def read_history(window_s: float, now: float | None = None, audit: Iterabl
 
 
 async def read_serving() -> ModelSnapshot | None:
-    from app.commands import latest_values
-
     value = (await latest_values(models_topic.get_topic_name())).get(SERVING)
     try:
         return ModelSnapshot.from_bytes(value) if value else None
