@@ -6,7 +6,7 @@ each topic follower, the health probe) retries about ten times a second, and eac
 ``aiokafka.consumer.fetcher`` "Failed fetch messages from %s: %s", ``aiokafka.consumer.group_coordinator``
 "Group Coordinator Request failed: %s", ``aiokafka.producer.sender`` "Got error produce response: %s",
 ``faust.transport.producer`` "producer buffer full size N" (measured here: ~7,500 lines in a 20 s outage of
-one worker, ~10 per second per client; the issue counted 153,000 in 15 s). Each is the same line again::
+one worker, ~10 per second per client; 153,000 were once counted in 15 s). Each is the same line again::
 
     record ──▶ ThrottleFilter: (logger, level, message template) seen in this interval?
                  no  ─▶ logged (with "[and N more like it in the previous 10 s]" when a window just ended)

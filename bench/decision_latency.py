@@ -1,6 +1,6 @@
 """``make bench-decisions``: event-to-decision latency through real Kafka, next to Kafka's own latency.
 
-Goal (issue): p50 and p99 at 1,000 events/s, from produce time to the decision's arrival at a subscriber;
+Goal: p50 and p99 at 1,000 events/s, from produce time to the decision's arrival at a subscriber;
 p99 under 50 ms.
 
 1. Kafka as in ``make bench`` (bench/common.py): ``TASTEMAKER_BROKER`` if set, else the local broker.
@@ -44,7 +44,7 @@ p99 under 50 ms.
 Prints medians over repetitions and ratios; writes every run to ``bench/results/decisions-<time>.json``.
 Then (``--sweep``, ``BENCH_SWEEP``: 250,500,750 by default; empty for none) Tastemaker alone at each of those
 rates, ``--runs`` times each: p50 and p99 per rate, with the main run's, and the highest rate held with a
-median p99 under 100 ms and no probe missing (the issue's second latency figure).
+median p99 under 100 ms and no probe missing (the second latency figure the goal asks for).
 Options: ``BENCH_RUNS`` (3), ``BENCH_RATE`` (1000), ``BENCH_SECONDS`` (20), ``BENCH_PERSONS`` (2000).
 """
 

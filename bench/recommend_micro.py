@@ -4,7 +4,7 @@
 
 A catalog of BENCH_ITEMS items in 200 categories, a model trained on generated sessions over it, and a
 person with 10 viewed items and a cart item; each request runs the whole pipeline (fold-in, all sources,
-filters, ranking, diversity, exploration). The Catalog index is built once, as a worker would per catalog
+filters, ranking, diversity, exploration). The catalog index (CatalogIndex) is built once, as a worker would per catalog
 version. Baseline from the same run: the same request with no model (content and popularity only).
 """
 
@@ -22,7 +22,7 @@ sys.path.insert(0, str(REPO / "bench"))
 
 from recommend_quality import generate_sessions  # noqa: E402
 from tastemaker import profile as profiles  # noqa: E402
-from tastemaker.recommend.catalog import Catalog  # noqa: E402
+from tastemaker.recommend.catalog_index import CatalogIndex  # noqa: E402
 from tastemaker.recommend.config import ModelConfig  # noqa: E402
 from tastemaker.recommend.interactions import Interaction  # noqa: E402
 from tastemaker.recommend.model import ModelSnapshot, train  # noqa: E402
@@ -47,7 +47,7 @@ def main() -> None:
         started = time.perf_counter()
         ModelSnapshot.from_bytes(data)
         loads.append(time.perf_counter() - started)
-    catalog = Catalog(items)
+    catalog = CatalogIndex(items)
     now = 1_800_000_000.0
     profile = profiles.empty()
     profile["recently_viewed"] = [[f"c7-i{i}", now - 60 * i] for i in range(10)]

@@ -1,4 +1,5 @@
-"""Person -> ids, exactly-once watermarks and behaviour profile (tastemaker/person.py, tastemaker/profile.py).
+"""Person -> the person's whole state: ids, exactly-once watermarks, merge tombstone, and what the person stage
+keeps (profile, sessions, windows, rules, clock, recommend: tastemaker/person.py, tastemaker/behaviour.py).
 
 Keyed like ``events_by_person`` (bytes: the changelog key is the person id, which ``table_route`` hashes).
 """
@@ -11,6 +12,7 @@ profiles = app.Table(
     default=None,
     key_type=bytes,
     value_type=state_value(ids=list, applied=dict, merged_into=(str, type(None))),
-    help="Person id -> {'ids', 'applied', 'merged_into', 'profile'}.",
+    help="Person id -> the person's state: {'ids', 'applied', 'merged_into', 'profile', 'sessions', 'windows', "
+         "'rules', 'clock', 'recommend'}.",
     options=SMALL_ROCKSDB,
 )

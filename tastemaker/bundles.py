@@ -1,8 +1,9 @@
 """Bundles: the records of one partition travelling between two stream stages as one Kafka record.
 
-Faust spends ~150 µs of CPU on every Kafka record it hands to an agent (consumer, conductor, stream, ack),
-whatever the agent does: on this machine a decode-only Faust agent reads ~6,000 records/s where a bare
-aiokafka consumer reads ~316,000 (bench/pipeline.py, /tmp experiment in the issue note). Between our own
+Faust spends ~150-250 µs of CPU on every Kafka record it hands to an agent (consumer, conductor, stream,
+ack), whatever the agent does: on the development machines a decode-only Faust agent reads ~4,000-6,000
+records/s where a bare aiokafka consumer reads ~200,000-300,000 (``make bench-peers BENCH_RUNNERS=floor,
+faust-decode``; docs/performance.md). Between our own
 stages we therefore send one record per destination partition carrying many items, and Faust's cost is paid
 once per bundle instead of once per event::
 

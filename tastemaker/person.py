@@ -6,17 +6,20 @@ State per person (one table value, one changelog record per change)::
      "applied": {"clickstream:3|anon-1f3c": 41, ...},   exactly-once watermarks (tastemaker.delivery)
      "merged_into": None,                 or the person this one was merged into (a tombstone, which
                                           keeps what it handed over and "absorb_source", see on_merge_into)
-     "profile": {...}, "sessions": {...}, "windows": {...}, "rules": {...}}
-                                          what the person's events taught (tastemaker/behaviour.py)
+     "profile": {...}, "sessions": {...}, "windows": {...}, "rules": {...}, "clock": {...},
+     "recommend": {...}}                  what the person's events taught and the person's own controls
+                                          (tastemaker/behaviour.py PARTS)
 
-Records on ``events_by_person`` (JSON; ``kind`` says which)::
+Records the person stage applies (items of ``events_by_person`` bundles, or of ``events_by_id`` bundles the
+identity stage applies in its pass: agents/identity.py; JSON, ``kind`` says which)::
 
     {"kind": "event", ...Event fields}                        apply to the profile; link new ids
     {"kind": "merge_into", "target": P}                       from the identity stage: hand everything to P
     {"kind": "absorb", "from": F, "ids", "profile", "applied"}  a merged person's state, joining this one
     {"kind": "unlink", "id": K}                               K moved to another person (shared device)
     {"kind": "tick", "now": T}                                wall-clock time T passed (timers, idle sessions)
-    {"kind": "command", "command": C, "at": T}                reset, opt_out, opt_in or forget (on_command)
+    {"kind": "command", "command": C, "at": T, "args": {...}}  one of COMMANDS: reset, opt_out, opt_in, forget,
+                                                              not_interested, undo_not_interested, preferences
     {"kind": "forget_tombstone", "of": P}                     delete this tombstone if it points at P
 
 Forgetting a person deletes their state (a tombstone on the changelog), every tombstone of a person merged

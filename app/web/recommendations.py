@@ -36,7 +36,7 @@ from tables.profiles import profiles
 from tastemaker.identity import person_of
 from tastemaker.recommend import pipeline, similar
 from tastemaker.recommend.config import DEFAULT
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 
 log = logging.getLogger(__name__)
 
@@ -52,12 +52,12 @@ class Views:
     trending (at most once a second)."""
 
     def __init__(self) -> None:
-        self._catalog: tuple[int, Catalog] | None = None
+        self._catalog: tuple[int, CatalogIndex] | None = None
         self._trending: tuple[float, list[tuple[str, float]]] = (0.0, [])
 
-    def catalog(self) -> Catalog:
+    def catalog(self) -> CatalogIndex:
         if self._catalog is None or self._catalog[0] != item_catalog.version:
-            self._catalog = (item_catalog.version, Catalog(item_catalog.items()))
+            self._catalog = (item_catalog.version, CatalogIndex(item_catalog.items()))
         return self._catalog[1]
 
     def trending(self, now: float) -> list[tuple[str, float]]:

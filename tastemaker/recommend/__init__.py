@@ -2,6 +2,6 @@
 time, behind one pipeline of candidates, filters, caps, ranking adjustments, diversity and exploration.
 
 Pure Python and numpy: no Faust here. Modules, in the order a request goes through them: ``config``,
-``interactions``, ``features``, ``model``, ``similar``, ``candidates``, ``filters``, ``caps``, ``ranking``,
+``interactions``, ``features``, ``catalog_index``, ``model``, ``similar``, ``candidates``, ``filters``, ``caps``, ``ranking``,
 ``diversity``, ``pipeline``; ``evaluation`` for offline metrics and model promotion.
 """

@@ -22,7 +22,7 @@ from typing import Iterable, Mapping, Sequence
 import numpy as np
 
 from tastemaker.recommend import similar
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 from tastemaker.recommend.config import CandidateConfig
 from tastemaker.recommend.model import ModelSnapshot
 
@@ -69,7 +69,7 @@ def collaborative(snapshot: ModelSnapshot, user: np.ndarray, reason: str, n: int
     return [Candidate(snapshot.item_ids[k], float(scores[k]), "collaborative", reason) for k in top]
 
 
-def new_items(snapshot: ModelSnapshot, user: np.ndarray | None, catalog: Catalog, now: float,
+def new_items(snapshot: ModelSnapshot, user: np.ndarray | None, catalog: CatalogIndex, now: float,
               config: CandidateConfig = DEFAULT) -> list[Candidate]:
     """Catalog items the model was not trained on, created within ``new_item_days``, scored from their
     features (against the person when there is a vector, else by their features' bias)."""
@@ -91,7 +91,7 @@ def new_items(snapshot: ModelSnapshot, user: np.ndarray | None, catalog: Catalog
     return found[: config.per_source]
 
 
-def similar_to(seeds: Sequence[str], catalog: Catalog, snapshot: ModelSnapshot | None,
+def similar_to(seeds: Sequence[str], catalog: CatalogIndex, snapshot: ModelSnapshot | None,
                config: CandidateConfig = DEFAULT) -> list[Candidate]:
     """Neighbours of the seed items (latest first); an item near several seeds keeps its best."""
     best: dict[str, Candidate] = {}

@@ -15,7 +15,7 @@ from __future__ import annotations
 import math
 from typing import Callable, Sequence, TypeVar
 
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 from tastemaker.recommend.config import DiversityConfig
 
 T = TypeVar("T")
@@ -26,7 +26,7 @@ def category_limit(count: int, share: float) -> int:
     return max(1, math.ceil(share * count))
 
 
-def rerank(candidates: Sequence[T], count: int, catalog: Catalog, config: DiversityConfig = DEFAULT,
+def rerank(candidates: Sequence[T], count: int, catalog: CatalogIndex, config: DiversityConfig = DEFAULT,
            item_id_of: Callable[[T], str] = lambda c: c.item_id,
            score_of: Callable[[T], float] = lambda c: c.score) -> list[T]:
     """``count`` candidates (or fewer, if fewer exist) from ``candidates`` sorted best first."""
@@ -49,7 +49,7 @@ def rerank(candidates: Sequence[T], count: int, catalog: Catalog, config: Divers
     return picked + skipped[: count - len(picked)]
 
 
-def _mmr(candidates: list[T], n: int, catalog: Catalog, lam: float, item_id_of, score_of) -> list[T]:
+def _mmr(candidates: list[T], n: int, catalog: CatalogIndex, lam: float, item_id_of, score_of) -> list[T]:
     if not candidates:
         return []
     scores = [score_of(c) for c in candidates]

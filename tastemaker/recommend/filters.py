@@ -17,12 +17,12 @@ from dataclasses import dataclass, field
 from typing import Callable, Iterable, Mapping, TypeVar
 
 from tastemaker.recommend import caps
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 
 
 @dataclass
 class FilterContext:
-    catalog: Catalog
+    catalog: CatalogIndex
     now: float
     purchased: frozenset[str] = frozenset()
     in_cart: frozenset[str] = frozenset()

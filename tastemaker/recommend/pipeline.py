@@ -26,7 +26,7 @@ from typing import Any, Mapping, Sequence
 from tastemaker import profile as profiles
 from tastemaker.recommend import candidates as sources, diversity, features, filters, interactions, ranking
 from tastemaker.recommend.candidates import Candidate
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 from tastemaker.recommend.config import DEFAULT, RecommendConfig
 from tastemaker.recommend.model import ModelSnapshot
 
@@ -65,11 +65,11 @@ class Result:
 
 
 def recommend(person: Mapping[str, Any] | None, snapshot: ModelSnapshot | None,
-              catalog: Catalog | Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None,
+              catalog: CatalogIndex | Sequence[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None,
               trending: Sequence[tuple[str, float]] = (), popular: Mapping[str, Sequence[tuple[str, float]]] | None = None,
               request: Request | None = None, config: RecommendConfig = DEFAULT) -> Result:
     request = request or Request()
-    catalog = Catalog.of(catalog)
+    catalog = CatalogIndex.of(catalog)
     now = time.time() if request.now is None else request.now
     count = max(1, min(request.count or config.default_count, config.max_count))
     popular = popular or {}
@@ -84,7 +84,7 @@ def recommend(person: Mapping[str, Any] | None, snapshot: ModelSnapshot | None,
         return Result(result.items, None, True, "error", False, result.filtered)
 
 
-def _personalized(person: Mapping[str, Any], snapshot: ModelSnapshot | None, catalog: Catalog,
+def _personalized(person: Mapping[str, Any], snapshot: ModelSnapshot | None, catalog: CatalogIndex,
                   trending: Sequence[tuple[str, float]], popular: Mapping[str, Sequence[tuple[str, float]]],
                   request: Request, count: int, now: float, config: RecommendConfig) -> Result:
     profile = person.get("profile")
@@ -139,7 +139,7 @@ def _personalized(person: Mapping[str, Any], snapshot: ModelSnapshot | None, cat
                   fallback_reason is not None, fallback_reason, True, removed)
 
 
-def _chosen(preferences: Mapping[str, Any], catalog: Catalog, popular: Mapping[str, Sequence[tuple[str, float]]],
+def _chosen(preferences: Mapping[str, Any], catalog: CatalogIndex, popular: Mapping[str, Sequence[tuple[str, float]]],
             n: int) -> list[Candidate]:
     """Onboarding: items of the chosen categories/brands, the globally popular ones first."""
     categories = set(preferences.get("categories") or [])
@@ -158,7 +158,7 @@ def _chosen(preferences: Mapping[str, Any], catalog: Catalog, popular: Mapping[s
     return chosen[:n]
 
 
-def _explore(picked: list[Candidate], kept: list[Candidate], catalog: Catalog, signals: ranking.Signals,
+def _explore(picked: list[Candidate], kept: list[Candidate], catalog: CatalogIndex, signals: ranking.Signals,
              config: RecommendConfig) -> list[Candidate] | None:
     """The list with the best remaining candidate from a category neither in it nor among the person's top
     three put at ``exploration.position``; None when there is no such candidate."""
@@ -173,7 +173,7 @@ def _explore(picked: list[Candidate], kept: list[Candidate], catalog: Catalog, s
     return None
 
 
-def _non_personalized(catalog: Catalog, trending: Sequence[tuple[str, float]],
+def _non_personalized(catalog: CatalogIndex, trending: Sequence[tuple[str, float]],
                       popular: Mapping[str, Sequence[tuple[str, float]]], request: Request, count: int, now: float,
                       config: RecommendConfig) -> Result:
     n = max(config.candidates.per_source, 4 * count)
@@ -186,7 +186,7 @@ def _non_personalized(catalog: Catalog, trending: Sequence[tuple[str, float]],
     return Result(_items(diversity.rerank(kept, count, catalog, config.diversity)), None, True, "opted_out", False, removed)
 
 
-def _default(catalog: Catalog, request: Request, count: int, now: float, config: RecommendConfig) -> Result:
+def _default(catalog: CatalogIndex, request: Request, count: int, now: float, config: RecommendConfig) -> Result:
     """Nothing to go on: the newest available items of the catalog."""
     items = [i for i in catalog.items.values() if catalog.available(i["item_id"]) and i["item_id"] not in request.exclude]
     items.sort(key=lambda i: (-float(i.get("created_at") or 0.0), i["item_id"]))

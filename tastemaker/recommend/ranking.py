@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from tastemaker import affinity
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 from tastemaker.recommend.config import RankingConfig
 from tastemaker.recommend.features import clean
 
@@ -57,7 +57,7 @@ def signals_of(profile: Mapping[str, Any] | None, preferences: Mapping[str, Any]
         preferred_brands=frozenset(clean(b) for b in preferences.get("brands") or []))
 
 
-def adjustment(item_id: str, catalog: Catalog, signals: Signals, config: RankingConfig = DEFAULT) -> tuple[float, str | None]:
+def adjustment(item_id: str, catalog: CatalogIndex, signals: Signals, config: RankingConfig = DEFAULT) -> tuple[float, str | None]:
     """The bonus of an item, and a short reason when one term dominates (else None). Runs for every
     candidate of every request: plain comparisons, and a reason's text is built only for the leading term."""
     categories, tags, brand = catalog.facets.get(item_id) or ((), (), None)

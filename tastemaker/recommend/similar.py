@@ -11,14 +11,14 @@ from __future__ import annotations
 
 import numpy as np
 
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 from tastemaker.recommend.model import ModelSnapshot
 
 
 MAX_CACHED = 50_000  # neighbour lists kept per catalog (a few KB each)
 
 
-def neighbours(item_id: str, catalog: Catalog, snapshot: ModelSnapshot | None, n: int,
+def neighbours(item_id: str, catalog: CatalogIndex, snapshot: ModelSnapshot | None, n: int,
                content_weight: float) -> list[tuple[str, float]]:
     """The ``n`` catalog items most similar to ``item_id``, best first; cached in the catalog (per model
     version): the same recently viewed items come back request after request."""
@@ -31,7 +31,7 @@ def neighbours(item_id: str, catalog: Catalog, snapshot: ModelSnapshot | None, n
     return found
 
 
-def _neighbours(item_id: str, catalog: Catalog, snapshot: ModelSnapshot | None, n: int,
+def _neighbours(item_id: str, catalog: CatalogIndex, snapshot: ModelSnapshot | None, n: int,
                 content_weight: float) -> list[tuple[str, float]]:
     """Numpy over the whole catalog: a sparse product for the Jaccard, one matrix-vector product for the
     cosine."""

@@ -4,7 +4,7 @@ import pytest
 
 from tastemaker import profile as profiles
 from tastemaker.recommend import caps, controls, diversity, filters, ranking
-from tastemaker.recommend.catalog import Catalog
+from tastemaker.recommend.catalog_index import CatalogIndex
 from tastemaker.recommend.config import CapConfig, DiversityConfig, ExplorationConfig, RecommendConfig
 from tastemaker.recommend.pipeline import Request, recommend
 from tests.unit.recommend_data import NOW, DAY, catalog, item, popular_lists, profile_viewing, snapshot
@@ -30,7 +30,7 @@ def test_each_filter_removes_what_it_names():
     items = catalog()
     items[0] = {**items[0], "available": False}  # books-0
     ctx = filters.FilterContext(
-        Catalog(items), NOW, purchased=frozenset({"books-1"}), in_cart=frozenset({"books-2"}),
+        CatalogIndex(items), NOW, purchased=frozenset({"books-1"}), in_cart=frozenset({"books-2"}),
         excluded=frozenset({"books-3"}), hidden_items=frozenset({"books-4"}), hidden_categories=frozenset({"garden"}),
         cap_state={"books-5": [0, NOW, NOW + 10]})
     wanted = ["books-0", "books-1", "books-2", "books-3", "books-4", "books-5", "garden-1", "nowhere", "books-6", "shoes-1"]
@@ -112,7 +112,7 @@ def test_no_category_takes_more_than_its_share(method):
 
 
 def test_the_cap_fills_the_list_when_too_few_categories_exist():
-    books_only = Catalog([item("books", n) for n in range(20)])
+    books_only = CatalogIndex([item("books", n) for n in range(20)])
     picked = diversity.rerank([f"books-{n}" for n in range(20)], 10, books_only, DiversityConfig(max_category_share=0.3),
                               item_id_of=lambda i: i, score_of=lambda i: 0.0)
     assert picked == [f"books-{n}" for n in range(10)]
@@ -131,7 +131,7 @@ def test_the_exploration_slot_brings_another_category():
 # --- ranking ---------------------------------------------------------------------------------------------
 
 def test_purchase_intent_favours_the_carts_categories_and_research_intent_favours_guides():
-    items = Catalog(catalog() + [item("books", 50, item_id="guide-1", categories=["guides"], tags=["howto"])])
+    items = CatalogIndex(catalog() + [item("books", 50, item_id="guide-1", categories=["guides"], tags=["howto"])])
     profile = profile_viewing(cart=("garden-1",))
     profile["intent"] = {"at": NOW, "purchase": 0.9, "research": 0.0}
     signals = ranking.signals_of(profile, None, NOW)
@@ -147,7 +147,7 @@ def test_affinities_adjust_the_ranking():
     profile = profile_viewing()
     profile["affinities"] = {"category": {"Shoes": [3.0, NOW]}, "tag": {}, "brand": {}}
     signals = ranking.signals_of(profile, None, NOW)
-    bonus, reason = ranking.adjustment("shoes-2", Catalog(catalog()), signals)
+    bonus, reason = ranking.adjustment("shoes-2", CatalogIndex(catalog()), signals)
     assert bonus == pytest.approx(RecommendConfig().ranking.category_affinity) and reason == "you often look at shoes"
 
 

@@ -1,4 +1,5 @@
-"""The catalog as the recommender reads it: items by id, their content tokens, an item x token matrix.
+"""The catalog as the recommender reads it, ``CatalogIndex``: items by id, their content tokens, an item x
+token matrix (the catalog itself, validation and storage, is tastemaker/catalog.py).
 
 Item shape (the catalog topic/API's): ``{item_id, title, categories: [str], tags: [str], brand, price,
 available: bool, created_at, attributes: {}}``. Built once per catalog version and shared by requests;
@@ -16,7 +17,7 @@ import scipy.sparse as sp
 from tastemaker.recommend import features
 
 
-class Catalog:
+class CatalogIndex:
     def __init__(self, items: Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]]):
         values = items.values() if isinstance(items, Mapping) else items
         self.items: dict[str, Mapping[str, Any]] = {item["item_id"]: item for item in values}
@@ -29,7 +30,7 @@ class Catalog:
                 features.clean(item["brand"]) if item.get("brand") else None)
             for i, item in self.items.items()}
         # Neighbour lists by (item, model version, n, content weight): they change only with the catalog
-        # (a new Catalog) or the model, and the same recently viewed items come back request after request.
+        # (a new CatalogIndex) or the model, and the same recently viewed items come back request after request.
         self.neighbours: dict[tuple, list[tuple[str, float]]] = {}
         self.ids: list[str] = list(self.items)
         self.position: dict[str, int] = {item_id: n for n, item_id in enumerate(self.ids)}
@@ -62,8 +63,8 @@ class Catalog:
         return np.divide(shared, union, out=np.zeros_like(shared), where=union > 0)
 
     @classmethod
-    def of(cls, catalog: "Catalog | Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None") -> "Catalog":
-        return catalog if isinstance(catalog, Catalog) else cls(catalog or ())
+    def of(cls, catalog: "CatalogIndex | Iterable[Mapping[str, Any]] | Mapping[str, Mapping[str, Any]] | None") -> "CatalogIndex":
+        return catalog if isinstance(catalog, CatalogIndex) else cls(catalog or ())
 
     def __contains__(self, item_id: object) -> bool:
         return item_id in self.items
