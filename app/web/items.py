@@ -10,13 +10,12 @@ without one, 403 for a token of another scope); reads are public, the catalog ho
 validated by ``tastemaker.catalog.parse_item``, the rules of the bulk import; a refusal is
 ``{"error": {"status", "field", "reason"}}``. A change goes to the compacted items topic (app/catalog.py),
 which every worker follows, and the answer comes once this worker's own copy shows it, so a GET right after
-a PUT sees it. Until the worker has read the topic to its end every call answers 503: a 404 then could be
-an item not yet read.
+a PUT sees it (app/web/kafka_writes.py ``write_visible``: 504 when it does not within ``VISIBLE_WITHIN``, 10 s).
+Until the worker has read the topic to its end every call answers 503: a 404 then could be an item not yet
+read.
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import orjson
 from faust.web import View
@@ -27,11 +26,11 @@ from app.topics import items as items_topic
 from app.web.auth import ADMIN_ONLY, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
-from app.web.kafka_writes import bounded
+from app.web.kafka_writes import write_visible
 from tastemaker.catalog import MAX_ITEM_BYTES, ItemError, parse_item_json
 
 DEFAULT_LIMIT, MAX_LIMIT = 100, 1000
-VISIBLE_WITHIN = 10.0  # seconds a change may take to come back from Kafka to this worker
+POLL = 0.02  # seconds between looks at this worker's catalog while a write comes back from Kafka
 
 
 def _loading(web):
@@ -42,15 +41,6 @@ def _loading(web):
 
 def _item_error(web, error: ItemError):
     return json_error(web, error.status, error.field, error.reason)
-
-
-async def _await_visible(web, visible) -> object | None:
-    deadline = asyncio.get_running_loop().time() + VISIBLE_WITHIN
-    while not visible():
-        if asyncio.get_running_loop().time() > deadline:
-            return json_error(web, 504, None, "written, but not yet visible on this worker")
-        await asyncio.sleep(0.02)
-    return None
 
 
 @app.page("/items")
@@ -94,10 +84,9 @@ class OneItem(View):
             return _item_error(self, error)
         change = catalog.change_of(item)
         if change != "unchanged":
-            if unavailable := await bounded(self, items_topic.send(key=item_id, value=orjson.dumps(item))):
-                return unavailable
-            if late := await _await_visible(self, lambda: catalog.get(item_id) == item):
-                return late
+            if refused := await write_visible(self, items_topic.send(key=item_id, value=orjson.dumps(item)),
+                                              lambda: catalog.get(item_id) == item, POLL):
+                return refused
         return self.json({"item_id": item_id, "change": change, "item": item})
 
     async def delete(self, request, item_id: str):
@@ -107,8 +96,7 @@ class OneItem(View):
             return loading
         if item_id not in catalog:
             return json_error(self, 404, "item_id", f"no item {item_id!r}")
-        if unavailable := await bounded(self, items_topic.send(key=item_id, value=None)):
-            return unavailable
-        if late := await _await_visible(self, lambda: item_id not in catalog):
-            return late
+        if refused := await write_visible(self, items_topic.send(key=item_id, value=None),
+                                          lambda: item_id not in catalog, POLL):
+            return refused
         return self.json({"item_id": item_id, "change": "deleted"})

@@ -3,7 +3,8 @@ person commands (``POST /profiles/{id}/opt-out`` ...) and forgetting (``DELETE /
 
 Two owners are involved: the id's partition of ``identities`` (which person?) and the person's partition of
 ``profiles``. Any worker can be asked: ``table_route`` forwards the request to the id's owner, which resolves
-the person and reads the profile itself or asks the person's owner (``GET /persons/{person}``).
+the person and reads the profile itself or asks the person's owner (``GET /persons/{person}``), following a
+person merged into another to that other (app/web/owners.py: ``ask_owner``, ``follow_merges``).
 
 Access (app/web/auth.py): reading takes a read token or the visitor's own token; commands an admin token or
 the visitor's own token; forgetting an admin token; ``/ids/..`` and ``/persons/..`` the peer or an admin token.
@@ -22,16 +23,15 @@ from faust.web import View
 from agents.bundle_io import send_bundles
 from app.main import app, settings
 from app.topics import events_by_id
-from app.web.auth import ADMIN_ONLY, INTERNAL, PERSON_CHANGE, PERSON_READ, peer_headers, require
+from app.web.auth import ADMIN_ONLY, INTERNAL, PERSON_CHANGE, PERSON_READ, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
 from app.web.kafka_writes import bounded
+from app.web.owners import ask_owner, follow_merges, person_path
 from tables.identities import identities
 from tables.profiles import profiles
 from tastemaker import behaviour, bundles
 from tastemaker.identity import person_of
-
-MAX_HOPS = 4  # tombstones of merged persons point on; a chain is short (one per merge)
 
 
 @app.page("/profiles/{profile_id}")
@@ -51,12 +51,9 @@ class Profile(View):
 
 @app.table_route(table=identities, match_info="profile_id")
 async def _profile_view(web, request, profile_id: str):
-    person = person_of(identities.get(profile_id), profile_id)
-    for _ in range(MAX_HOPS):
-        state = await _person_state(person)
-        if state is None or not state.get("merged_into"):
-            break
-        person = state["merged_into"]
+    # Past MAX_HOPS (a chain too long, a cycle) the state is the last tombstone read, which keeps the profile it
+    # handed over, shown under the person it names.
+    person, state, _ = await follow_merges(person_of(identities.get(profile_id), profile_id), _person_state)
     if not state or not state.get("profile") or not state["profile"]["events"]:
         return json_error(web, 404, "id", "no events seen for this id")
     return web.json({"id": profile_id, "person": person, **behaviour.public_view(state, time.time())})
@@ -209,11 +206,6 @@ async def _raw_state(web, request, person_id: str):
 
 
 async def _person_state(person: str) -> dict | None:
-    url = app.router.key_store(profiles.name, person)
-    if (url.host, url.port) == (app.conf.canonical_url.host, app.conf.canonical_url.port):
-        return profiles.get(person)
-    async with app.http_client.get(url.with_path(f"/persons/{person}"), headers=peer_headers()) as response:
-        if response.status == 404:
-            return None
-        response.raise_for_status()
-        return orjson.loads(await response.read())
+    """The person's raw state from its owner (this worker's table, or ``GET /persons/{person}`` there: None
+    for a 404); an owner that does not answer raises (no timeout but the HTTP client's own)."""
+    return await ask_owner(profiles, person, person_path(person), here=lambda: profiles.get(person), missing=None)

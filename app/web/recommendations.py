@@ -7,6 +7,8 @@ Query: ``limit`` (1..50, default 10), ``context`` (``device:mobile,locale:de-DE,
 utm_source:newsletter,utm_medium:email``; the profile's last context when absent), ``exclude`` (comma-separated item ids), ``block``
 (the page block asking, echoed back), ``item_id`` (the item on the page: left out of the list).
 
+Both hops and the walk along merged persons are app/web/owners.py's (``ask_owner``, ``follow_merges``).
+
 Access (app/web/auth.py): a read token or the visitor's own token (``Authorization: Bearer``); the worker that
 resolves the id asks the owners with the peer token, and ``/persons/{person}/recommendations`` takes only the
 peer or an admin token. ``/items/{id}/similar`` is public: it holds no person.
@@ -22,13 +24,13 @@ import time
 from typing import Any
 
 import aiohttp
-import orjson
 
 from app.catalog import catalog as item_catalog
 from app.main import app
 from app.model_store import model_store
-from app.web.auth import INTERNAL, PERSON_READ, peer_headers, require
+from app.web.auth import INTERNAL, PERSON_READ, require
 from app.web.errors import json_error
+from app.web.owners import ask_owner, follow_merges, person_path
 from app.web.queries import BadQuery, limit_of
 from app.web.trending import trending_now
 from tables.identities import identities
@@ -44,7 +46,6 @@ MAX_LIMIT = 50
 MAX_EXCLUDE = 100
 CONTEXT_KEYS = ("device", "locale", "referrer", "utm_source", "utm_medium")
 FORWARD_TIMEOUT = aiohttp.ClientTimeout(total=2.0)
-MAX_HOPS = 4  # tombstones of merged persons point on
 
 
 class Views:
@@ -127,20 +128,25 @@ async def get_recommendations(web, request, person_id: str):
     except BadQuery as bad:
         return json_error(web, 400, bad.field, bad.reason)
     try:
-        forwarded = await _forward_to_owner(identities, person_id, request.path_qs)
+        forwarded = await ask_owner(identities, person_id, request.path_qs, timeout=FORWARD_TIMEOUT)
         if forwarded is not None:
             return web.json(forwarded)
-        person = person_of(identities.get(person_id), person_id)
-        for _ in range(MAX_HOPS):
-            forwarded = await _forward_to_owner(profiles, person, f"/persons/{person}/recommendations?"
-                                                                  f"{request.query_string}")
-            if forwarded is not None and "merged_into" not in forwarded:
-                return web.json(forwarded)
-            state = profiles.get(person) if forwarded is None else forwarded
-            if not state or not state.get("merged_into"):
-                return web.json(answer(person, state, asked))
-            person = state["merged_into"]
-        return web.json(answer(person, None, asked, "owner_unavailable"))
+        owner_listed = False  # whether the last state_of was a list the person's owner computed
+
+        async def state_of(person: str) -> dict | None:
+            # The owner's list, or {"merged_into": ..} for a merged person; this worker's state when it owns them.
+            nonlocal owner_listed
+            answered = await ask_owner(profiles, person, f"{person_path(person)}/recommendations?{request.query_string}",
+                                       timeout=FORWARD_TIMEOUT)
+            owner_listed = answered is not None and "merged_into" not in answered
+            return profiles.get(person) if answered is None else answered
+
+        person, state, reached = await follow_merges(person_of(identities.get(person_id), person_id), state_of)
+        if not reached:  # a chain longer than MAX_HOPS, or a cycle
+            return web.json(answer(person, None, asked, "owner_unavailable"))
+        if owner_listed:
+            return web.json(state)
+        return web.json(answer(person, state, asked))
     except Exception as error:  # noqa: BLE001 - an owner down, a rebalance: the site gets a list, never an error
         log.warning("recommendations: a partition owner did not answer (%s); serving the fallback", type(error).__name__)
         return web.json(answer(None, None, asked, "owner_unavailable"))
@@ -159,23 +165,6 @@ async def get_person_recommendations(web, request, person_id: str):
     if state and state.get("merged_into"):
         return web.json({"merged_into": state["merged_into"]})  # the asking worker follows it
     return web.json(answer(person_id, state, asked))
-
-
-async def _forward_to_owner(table, key: str, path_qs: str) -> dict | None:
-    """The owner's answer when another worker owns ``key`` in ``table``; None when this worker does."""
-    url = app.router.key_store(table.name, key)
-    if (url.host, url.port) == (app.conf.canonical_url.host, app.conf.canonical_url.port):
-        return None
-    async with app.http_client.get(url.with_path("/").join(_relative(path_qs)), headers=peer_headers(),
-                                   timeout=FORWARD_TIMEOUT) as response:
-        response.raise_for_status()
-        return orjson.loads(await response.read())
-
-
-def _relative(path_qs: str):
-    from yarl import URL
-
-    return URL(path_qs.lstrip("/"), encoded=True)
 
 
 @app.page("/items/{item_id}/similar")

@@ -10,12 +10,11 @@
 Every call takes an admin token, ``Authorization: Bearer <one of TASTEMAKER_ADMIN_TOKENS>`` (app/web/auth.py):
 401 without one, 403 for a token of another scope; with none configured every call is refused.
 Changes go to the compacted rules topic (app/rulebook.py), which every worker follows; the answer comes once
-this worker's own copy shows the change, so a GET right after a PUT sees it.
+this worker's own copy shows the change, so a GET right after a PUT sees it (app/web/kafka_writes.py
+``write_visible``: 504 when it does not within ``VISIBLE_WITHIN``, 10 s).
 """
 
 from __future__ import annotations
-
-import asyncio
 
 import orjson
 from faust.web import View
@@ -26,12 +25,12 @@ from app.topics import rules as rules_topic
 from app.web.auth import ADMIN_ONLY, require
 from app.web.bodies import read_body
 from app.web.errors import json_error
-from app.web.kafka_writes import bounded
+from app.web.kafka_writes import write_visible
 from tastemaker.rules import RuleError, parse_rule
 from tastemaker.rules.changes import Change, plan_apply, plan_delete, plan_enabled
 
 MAX_BODY = 64 * 1024
-VISIBLE_WITHIN = 10.0  # seconds a change may take to come back from Kafka to this worker
+POLL = 0.05  # seconds between looks at this worker's rulebook while a change comes back from Kafka
 
 
 async def _document(request):
@@ -50,13 +49,9 @@ def _rule_error(web, error: RuleError, status: int = 422):
 async def _write(web, change: Change):
     if change.writes:
         value = None if change.document is None else orjson.dumps(change.document)
-        if unavailable := await bounded(web, rules_topic.send(key=change.rule_id, value=value)):
-            return unavailable
-        deadline = asyncio.get_running_loop().time() + VISIBLE_WITHIN
-        while rulebook.documents.get(change.rule_id) != change.document:
-            if asyncio.get_running_loop().time() > deadline:
-                return json_error(web, 504, None, "written, but not yet visible on this worker")
-            await asyncio.sleep(0.05)
+        if refused := await write_visible(web, rules_topic.send(key=change.rule_id, value=value),
+                                          lambda: rulebook.documents.get(change.rule_id) == change.document, POLL):
+            return refused
     version = change.document["version"] if change.document else None
     return web.json({"rule_id": change.rule_id, "change": change.note, "version": version})
 
