@@ -45,7 +45,7 @@ from common import (FAUST, INPUTS, PYTHON, REPO, bootstrap_of, delete_topics_of,
                     preload, runner_progress, say, start_kafka, stop_kafka, tastemaker_progress, timed_run, versions,
                     worker_env)
 from pipeline import rule_documents
-from workloads import WORKLOADS, describe, workload
+from workloads import add_workload_arguments, describe, workload
 
 RUNNERS = ("floor", "faust-table", "quix-sliding", "tastemaker-reduced", "tastemaker-full")
 OPTIONAL = ("faust-decode",)
@@ -95,12 +95,7 @@ def ratio(medians: dict, name: str, reference: str) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
-    parser.add_argument("--workload", choices=WORKLOADS, default=os.environ.get("BENCH_WORKLOAD", "longtail"))
-    parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 0)) or None,
-                        help="default: the workload's (longtail 100,000; default 60,000)")
-    parser.add_argument("--persons", type=int, default=int(os.environ.get("BENCH_PERSONS", 0)) or None,
-                        help="default: the workload's (longtail 60,000; default 5,000)")
-    parser.add_argument("--partitions", type=int, default=8)
+    add_workload_arguments(parser, "longtail")
     parser.add_argument("--rules", type=int, default=int(os.environ.get("BENCH_RULES", 50)),
                         help="rules of tastemaker-full")
     parser.add_argument("--runners", default=os.environ.get("BENCH_RUNNERS", ",".join(RUNNERS)),

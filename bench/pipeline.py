@@ -34,7 +34,7 @@ import uuid
 from common import (FAUST, INPUTS, PYTHON, REPO, bootstrap_of, delete_topics_of, machine, medians_of, now_utc, preload,
                     runner_progress, say, start_kafka, stop_kafka, tastemaker_progress, timed_run, versions,
                     worker_env)
-from workloads import START, WORKLOADS, describe, generate, workload  # noqa: F401 (START, generate: bench/person_micro.py)
+from workloads import START, add_workload_arguments, describe, generate, workload  # noqa: F401 (START, generate: bench/person_micro.py)
 
 
 def rule_documents(count: int) -> list[dict]:
@@ -55,12 +55,7 @@ def rule_documents(count: int) -> list[dict]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--runs", type=int, default=int(os.environ.get("BENCH_RUNS", 3)))
-    parser.add_argument("--workload", choices=WORKLOADS, default=os.environ.get("BENCH_WORKLOAD", "default"))
-    parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 0)) or None,
-                        help="default: the workload's (default 60,000; longtail 100,000)")
-    parser.add_argument("--persons", type=int, default=int(os.environ.get("BENCH_PERSONS", 0)) or None,
-                        help="default: the workload's (default 5,000; longtail 60,000)")
-    parser.add_argument("--partitions", type=int, default=8)
+    add_workload_arguments(parser, "default")
     parser.add_argument("--rules", type=int, default=int(os.environ.get("BENCH_RULES", 50)))
     parser.add_argument("--timeout", type=float, default=600)
     parser.add_argument("--port", type=int, default=int(os.environ.get("BENCH_PORT", 16066)))

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import bisect
 import itertools
+import os
 import random
 import time
 from datetime import datetime, timezone
@@ -129,6 +130,17 @@ def workload(name: str, events: int | None = None, persons: int | None = None,
     if name == "longtail":
         return longtail(events or 100_000, persons or 60_000, start=start)
     raise SystemExit(f"--workload {name!r}: one of {', '.join(WORKLOADS)}")
+
+
+def add_workload_arguments(parser, default: str) -> None:
+    """The options that choose the events a benchmark preloads: ``--workload`` (BENCH_WORKLOAD, else
+    ``default``), ``--events`` (BENCH_EVENTS), ``--persons`` (BENCH_PERSONS), ``--partitions``."""
+    parser.add_argument("--workload", choices=WORKLOADS, default=os.environ.get("BENCH_WORKLOAD", default))
+    parser.add_argument("--events", type=int, default=int(os.environ.get("BENCH_EVENTS", 0)) or None,
+                        help="default: the workload's (default 60,000; longtail 100,000)")
+    parser.add_argument("--persons", type=int, default=int(os.environ.get("BENCH_PERSONS", 0)) or None,
+                        help="default: the workload's (default 5,000; longtail 60,000)")
+    parser.add_argument("--partitions", type=int, default=8)
 
 
 def describe(events: list[Event]) -> str:
