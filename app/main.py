@@ -62,7 +62,7 @@ class TastemakerApp(faust.App):
         # auto-create one with its own default (a source/changelog partition mismatch crashes agents).
         if self._create_topics is None:
             raise RuntimeError("no topic creation registered on the app: app.kafka_admin registers it when "
-                               "imported (app/__init__.py imports it, through app.commands)")
+                               "imported (app/__init__.py imports it)")
         await self._create_topics(self)
         gc.freeze()  # what exists at start lives as long as the worker: keep it out of every collection
 

@@ -627,28 +627,25 @@ def _string_test(name: str, target: Evaluator, arg: Evaluator) -> Evaluator:
     return string_test
 
 
-def _all(items, var, body, s, l):
-    (predicate,) = body
-    for item in items:
-        l[var] = item
-        value = predicate(s, l)
-        if value is False:
-            return False
-        if value is not True:
-            raise no_overload()
-    return True
+def _quantifier(decides: bool):
+    """``all`` (decided by the first False) or ``exists`` (by the first True): a body that gives anything
+    but a boolean before then is no overload."""
+    other = not decides
+
+    def quantify(items, var, body, s, l):
+        (predicate,) = body
+        for item in items:
+            l[var] = item
+            value = predicate(s, l)
+            if value is decides:
+                return decides
+            if value is not other:
+                raise no_overload()
+        return other
+    return quantify
 
 
-def _exists(items, var, body, s, l):
-    (predicate,) = body
-    for item in items:
-        l[var] = item
-        value = predicate(s, l)
-        if value is True:
-            return True
-        if value is not False:
-            raise no_overload()
-    return False
+_all, _exists = _quantifier(False), _quantifier(True)
 
 
 def _exists_one(items, var, body, s, l):
